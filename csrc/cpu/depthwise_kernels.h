@@ -1,0 +1,619 @@
+// Depthwise conv2d kernels, written once over a vector type V (simd/*.h) and compiled
+// once per ISA by depthwise_{scalar,avx2,avx512}.cpp. Each output element sums its
+// taps in (kh, kw) order starting from zero, then adds the bias, so a result depends
+// only on V, never on the thread count or on how the work was split.
+//
+// NCHW kernels read a zero-padded copy of the input rows they need, split by column
+// phase (padded column p sits in phase p % stride_w at index p / stride_w), so that
+// every tap of every stride and dilation is one contiguous vector load.
+// NHWC kernels vectorise over channels and skip the taps that fall into padding.
+#pragma once
+
+#include <cstring>
+#include <type_traits>
+
+#include "kernel_common.h"
+#include "opzoo/depthwise.h"
+#include "simd/scalar.h"
+
+namespace opzoo::cpu {
+namespace {
+
+// Independent accumulators per block: enough to cover the FMA latency.
+constexpr int kBlock = 4;
+// Elements of band scratch per thread before a plane is split into row bands.
+constexpr int64_t kBandBudget = 16384;
+
+// NCHW blocks are rows x vectors, kBlock in all: wide rows take kBlock vectors of one
+// row; narrow rows take one vector of several rows, so lanes are not wasted on width.
+inline int nchw_block_cols(int64_t Wo, int width) {
+  const int64_t vectors = ceil_div(Wo, width);
+  return vectors >= 4 ? 4 : vectors == 1 ? 1 : 2;
+}
+
+// Where the phase-split copy of one padded input row keeps its elements.
+struct PhaseRows {
+  int64_t width;      // padded columns the kernel reads: (Wo-1)*sw + (kw-1)*dw + 1
+  int64_t phase_len;  // elements per phase; whole column blocks never leave it
+  int64_t row_len;    // stride_w * phase_len
+};
+
+inline PhaseRows phase_rows(const DepthwiseShape& s, int64_t block_width) {
+  PhaseRows g;
+  g.width = (s.Wo - 1) * s.stride_w + (s.kw - 1) * s.dilation_w + 1;
+  const int64_t q_max = (s.kw - 1) * s.dilation_w / s.stride_w;
+  g.phase_len = round_up(s.Wo, block_width) + q_max;
+  g.row_len = s.stride_w * g.phase_len;
+  return g;
+}
+
+inline int64_t padded_rows(const DepthwiseShape& s, int64_t out_rows) {
+  return (out_rows - 1) * s.stride_h + (s.kh - 1) * s.dilation_h + 1;
+}
+
+// Offset of tap (a, b) from the start of an output row's first padded row.
+inline int64_t tap_offset(const DepthwiseShape& s, const PhaseRows& g, int64_t a, int64_t b) {
+  const int64_t col = b * s.dilation_w;
+  return a * s.dilation_h * g.row_len + (col % s.stride_w) * g.phase_len + col / s.stride_w;
+}
+
+// Copies padded rows [row0, row0 + rows) of one input plane (H, W) into `dst`, phase
+// split; rows outside the input are zeros.
+template <class V>
+void gather_phase_rows(const DepthwiseShape& s, const PhaseRows& g,
+                       const typename V::value_type* plane, int64_t row0, int64_t rows,
+                       typename V::value_type* dst) {
+  using T = typename V::value_type;
+  const int64_t sw = s.stride_w, pl = s.pad_left;
+  const int64_t used = min64(s.W, g.width - pl);  // input columns inside the padded width
+  for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
+    const int64_t ih = row0 + r - s.pad_top;
+    if (ih < 0 || ih >= s.H || used <= 0) {
+      std::memset(dst, 0, size_t(g.row_len) * sizeof(T));
+      continue;
+    }
+    const T* src = plane + ih * s.W;
+    if (sw == 1) {
+      std::memset(dst, 0, size_t(pl) * sizeof(T));
+      std::memcpy(dst + pl, src, size_t(used) * sizeof(T));
+      std::memset(dst + pl + used, 0, size_t(g.row_len - pl - used) * sizeof(T));
+    } else if (sw == 2) {
+      std::memset(dst, 0, size_t(g.row_len) * sizeof(T));
+      // Input column 2i+e lands at padded column 2i+e+pl: its phase and index follow pl's parity.
+      const int64_t a = pl / 2;
+      T* even_dst = (pl % 2 == 0) ? dst + a : dst + g.phase_len + a;
+      T* odd_dst = (pl % 2 == 0) ? dst + g.phase_len + a : dst + a + 1;
+      int64_t i = 0;
+      for (; 2 * (i + V::width) <= used; i += V::width) {
+        typename V::reg e, o;
+        V::load_deinterleave2(src + 2 * i, e, o);
+        V::store(even_dst + i, e);
+        V::store(odd_dst + i, o);
+      }
+      for (; 2 * i < used; ++i) {
+        even_dst[i] = src[2 * i];
+        if (2 * i + 1 < used) odd_dst[i] = src[2 * i + 1];
+      }
+    } else {
+      std::memset(dst, 0, size_t(g.row_len) * sizeof(T));
+      for (int64_t i = 0; i < used; ++i) {
+        const int64_t p = i + pl;
+        dst[(p % sw) * g.phase_len + p / sw] = src[i];
+      }
+    }
+  }
+}
+
+// Applies `act` in place to `count` contiguous outputs, right after a kernel wrote them.
+template <class V>
+void activate_span(Activation act, typename V::value_type* p, int64_t count) {
+  if (act == Activation::none) return;
+  int64_t i = 0;
+  for (; i + V::width <= count; i += V::width) V::store(p + i, activate<V>(act, V::load(p + i)));
+  if (i < count) V::store_n(p + i, activate<V>(act, V::load_n(p + i, int(count - i))), int(count - i));
+}
+
+template <class V>
+void store_outputs(typename V::value_type* dst, typename V::reg v, int64_t count) {
+  if (count >= V::width)
+    V::store(dst, v);
+  else if (count > 0)
+    V::store_n(dst, v, int(count));
+}
+
+// ---------------------------------------------------------------------------------
+// NCHW forward: output rows [oh0, oh1) of one channel from its band of phase rows,
+// in blocks of UR rows x UC vectors. The band holds zero rows past its end, so a
+// block may compute rows it does not store. K > 0: a K x K kernel, taps unrolled
+// and weights in registers; K = 0: any kernel.
+template <class V, int K, int UR, int UC>
+void forward_nchw_band(const DepthwiseShape& s, const PhaseRows& g,
+                       const typename V::value_type* rows, int64_t oh0, int64_t oh1,
+                       const typename V::value_type* w, typename V::value_type bias,
+                       Activation act, typename V::value_type* y) {
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
+  const R vbias = V::set1(bias);
+  const int64_t row_step = s.stride_h * g.row_len;
+  const int64_t kk = s.kh * s.kw;
+  constexpr int KK = K * K;
+  R wr[K > 0 ? KK : 1];
+  int64_t off[K > 0 ? KK : 1];
+  if constexpr (K > 0)
+    for (int a = 0; a < K; ++a)
+      for (int b = 0; b < K; ++b) {
+        wr[a * K + b] = V::set1(w[a * K + b]);
+        off[a * K + b] = tap_offset(s, g, a, b);
+      }
+  for (int64_t oh = oh0; oh < oh1; oh += UR) {
+    const auto* base = rows + (oh - oh0) * row_step;
+    for (int64_t j0 = 0; j0 < s.Wo; j0 += UC * Wd) {
+      R acc[UR][UC];
+      for (int r = 0; r < UR; ++r)
+        for (int u = 0; u < UC; ++u) acc[r][u] = V::zero();
+      auto tap = [&](R wv, const typename V::value_type* src) {
+        for (int r = 0; r < UR; ++r)
+          for (int u = 0; u < UC; ++u) acc[r][u] = V::fma(wv, V::load(src + r * row_step + u * Wd), acc[r][u]);
+      };
+      if constexpr (K > 0) {
+        for (int t = 0; t < KK; ++t) tap(wr[t], base + off[t] + j0);
+      } else {
+        for (int64_t t = 0; t < kk; ++t) tap(V::set1(w[t]), base + tap_offset(s, g, t / s.kw, t % s.kw) + j0);
+      }
+      for (int r = 0; r < UR && oh + r < oh1; ++r)
+        for (int u = 0; u < UC; ++u)
+          store_outputs<V>(y + (oh + r) * s.Wo + j0 + u * Wd, V::add(acc[r][u], vbias), s.Wo - j0 - u * Wd);
+    }
+    for (int r = 0; r < UR && oh + r < oh1; ++r) activate_span<V>(act, y + (oh + r) * s.Wo, s.Wo);
+  }
+}
+
+// Output rows per band: the band's phase rows fit kBandBudget, and there are enough
+// (plane, band) tasks to keep every thread busy. A multiple of `block_rows`.
+inline int64_t band_rows(const DepthwiseShape& s, const PhaseRows& g, int64_t planes, int threads,
+                         int block_rows) {
+  const int64_t fit_rows = kBandBudget / g.row_len;
+  int64_t rows = (fit_rows - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1;
+  rows = max64(1, min64(rows, s.Ho));
+  const int64_t want_bands = ceil_div(4 * int64_t(threads), max64(planes, 1));
+  if (ceil_div(s.Ho, rows) < want_bands) rows = max64(1, ceil_div(s.Ho, want_bands));
+  return round_up(rows, block_rows);
+}
+
+template <class V>
+void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
+                  const typename V::value_type* w, const typename V::value_type* bias,
+                  Activation act, typename V::value_type* y) {
+  using T = typename V::value_type;
+  using BandFn = void (*)(const DepthwiseShape&, const PhaseRows&, const T*, int64_t, int64_t,
+                          const T*, T, Activation, T*);
+  const int cols = nchw_block_cols(s.Wo, V::width);
+  const int kernel = (s.kh == s.kw && (s.kh == 3 || s.kh == 5)) ? int(s.kh) : 0;
+  BandFn band = nullptr;
+  auto pick = [&](auto k_tag) {
+    constexpr int K = decltype(k_tag)::value;
+    band = cols == 4   ? forward_nchw_band<V, K, 1, 4>
+           : cols == 2 ? forward_nchw_band<V, K, 2, 2>
+                       : forward_nchw_band<V, K, 4, 1>;
+  };
+  if (kernel == 3) pick(std::integral_constant<int, 3>{});
+  else if (kernel == 5) pick(std::integral_constant<int, 5>{});
+  else pick(std::integral_constant<int, 0>{});
+  const int block_rows = kBlock / cols;
+
+  const PhaseRows g = phase_rows(s, int64_t(cols) * V::width);
+  const int64_t planes = s.N * s.C, kk = s.kh * s.kw, CM = s.C * s.M;
+  const int64_t rows_per_band = band_rows(s, g, planes, num_threads(), block_rows);
+  const int64_t bands = ceil_div(s.Ho, rows_per_band);
+  const int threads = threads_for(planes * bands);
+  ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
+  parallel_for(planes * bands, threads, [&](int64_t task, int thread) {
+    const int64_t plane = task / bands, oh0 = (task % bands) * rows_per_band;
+    const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
+    const int64_t n = plane / s.C, c = plane % s.C;
+    T* rows = scratch.get(thread);
+    gather_phase_rows<V>(s, g, x + plane * s.H * s.W, oh0 * s.stride_h,
+                         padded_rows(s, round_up(oh1 - oh0, block_rows)), rows);
+    for (int64_t m = 0; m < s.M; ++m) {
+      const int64_t oc = c * s.M + m;
+      band(s, g, rows, oh0, oh1, w + oc * kk, bias ? bias[oc] : T(0), act,
+           y + (n * CM + oc) * s.Ho * s.Wo);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// NHWC. V::width > 1 needs M == 1 (output channel = input channel, one vector load);
+// the callers route M > 1 to ScalarVec, where input channel = output channel / M.
+
+// Taps (kh range, and kw range for one output column) that fall inside the input.
+inline void valid_range(int64_t start, int64_t extent, int64_t k, int64_t dilation, int64_t& lo,
+                        int64_t& hi) {
+  // start + i * dilation in [0, extent)  <=>  i in [lo, hi)
+  lo = start >= 0 ? 0 : ceil_div(-start, dilation);
+  hi = extent - 1 - start < 0 ? 0 : min64(k, (extent - 1 - start) / dilation + 1);
+  if (hi < lo) hi = lo;
+}
+
+template <class V, bool Full>
+typename V::reg load_lanes(const typename V::value_type* p, int lanes) {
+  if constexpr (Full) return V::load(p);
+  else return V::load_n(p, lanes);
+}
+
+template <class V, bool Full>
+void store_lanes(typename V::value_type* p, typename V::reg v, int lanes) {
+  if constexpr (Full) V::store(p, v);
+  else V::store_n(p, v, lanes);
+}
+
+// Input channel of output channel oc (oc itself whenever V::width > 1).
+inline int64_t input_channel(const DepthwiseShape& s, int64_t oc) { return oc / s.M; }
+
+// Interior output pixels [ow_lo, ow_end) of one row (every tap inside the input),
+// output channels [oc0, oc0 + lanes), kBlock pixels at a time; ow_end - ow_lo is a
+// multiple of kBlock. wp: weights packed (kh*kw, C*M).
+template <class V, int K, bool Full>
+void forward_nhwc_interior(const DepthwiseShape& s, const typename V::value_type* ximg,
+                           const typename V::value_type* wp, const typename V::value_type* bias,
+                           typename V::value_type* yrow, int64_t oh, int64_t kh_lo,
+                           int64_t kh_hi, int64_t ow_lo, int64_t ow_end, int64_t oc0, int lanes) {
+  using R = typename V::reg;
+  constexpr int U = kBlock;
+  const int64_t KW = K ? K : s.kw, CM = s.C * s.M;
+  const auto* xc = ximg + input_channel(s, oc0);
+  R wreg[K > 0 ? K * K : 1];
+  if constexpr (K > 0)
+    for (int t = 0; t < K * K; ++t) wreg[t] = load_lanes<V, Full>(wp + t * CM + oc0, lanes);
+  const R vbias = bias ? load_lanes<V, Full>(bias + oc0, lanes) : V::zero();
+  const int64_t pix_step = s.stride_w * s.C, tap_step = s.dilation_w * s.C;
+  const int64_t ih0 = oh * s.stride_h - s.pad_top;
+  for (int64_t ow = ow_lo; ow < ow_end; ow += U) {
+    R acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = V::zero();
+    const auto* px0 = xc + (ih0 * s.W + ow * s.stride_w - s.pad_left) * s.C;
+    auto kernel_row = [&](int64_t a) {
+      const auto* px = px0 + a * s.dilation_h * s.W * s.C;
+      for (int64_t b = 0; b < KW; ++b) {
+        R wv;
+        if constexpr (K > 0) wv = wreg[a * K + b];
+        else wv = load_lanes<V, Full>(wp + (a * KW + b) * CM + oc0, lanes);
+        for (int u = 0; u < U; ++u)
+          acc[u] = V::fma(wv, load_lanes<V, Full>(px + b * tap_step + u * pix_step, lanes), acc[u]);
+      }
+    };
+    if (K > 0 && kh_lo == 0 && kh_hi == K) {
+      for (int a = 0; a < K; ++a) kernel_row(a);  // constant trip count: unrolled, weights stay in registers
+    } else {
+      for (int64_t a = kh_lo; a < kh_hi; ++a) kernel_row(a);
+    }
+    for (int u = 0; u < U; ++u) store_lanes<V, Full>(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias), lanes);
+  }
+}
+
+// Every output channel of one pixel, taps checked against the input's edges, kBlock
+// vectors of channels at a time (independent sums rather than one long chain).
+template <class V>
+void forward_nhwc_pixel(const DepthwiseShape& s, const typename V::value_type* ximg,
+                        const typename V::value_type* wp, const typename V::value_type* bias,
+                        typename V::value_type* yrow, int64_t oh, int64_t ow,
+                        int64_t kh_lo, int64_t kh_hi) {
+  using R = typename V::reg;
+  constexpr int U = kBlock, Wd = V::width;
+  const int64_t CM = s.C * s.M, iw0 = ow * s.stride_w - s.pad_left;
+  const int64_t ih0 = oh * s.stride_h - s.pad_top;
+  int64_t kw_lo, kw_hi;
+  valid_range(iw0, s.W, s.kw, s.dilation_w, kw_lo, kw_hi);
+  auto* y = yrow + ow * CM;
+  int64_t oc0 = 0;
+  for (; oc0 + U * Wd <= CM; oc0 += U * Wd) {
+    R acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = V::zero();
+    for (int64_t a = kh_lo; a < kh_hi; ++a)
+      for (int64_t b = kw_lo; b < kw_hi; ++b) {
+        const auto* px = ximg + ((ih0 + a * s.dilation_h) * s.W + iw0 + b * s.dilation_w) * s.C;
+        const auto* wt = wp + (a * s.kw + b) * CM + oc0;
+        for (int u = 0; u < U; ++u)
+          acc[u] = V::fma(V::load(wt + u * Wd), V::load(px + input_channel(s, oc0 + u * Wd)), acc[u]);
+      }
+    for (int u = 0; u < U; ++u) {
+      const R b = bias ? V::load(bias + oc0 + u * Wd) : V::zero();
+      V::store(y + oc0 + u * Wd, V::add(acc[u], b));
+    }
+  }
+  for (; oc0 < CM; oc0 += Wd) {
+    const int lanes = int(min64(Wd, CM - oc0));
+    R acc = V::zero();
+    for (int64_t a = kh_lo; a < kh_hi; ++a)
+      for (int64_t b = kw_lo; b < kw_hi; ++b) {
+        const auto* px = ximg + ((ih0 + a * s.dilation_h) * s.W + iw0 + b * s.dilation_w) * s.C;
+        acc = V::fma(V::load_n(wp + (a * s.kw + b) * CM + oc0, lanes), V::load_n(px + input_channel(s, oc0), lanes), acc);
+      }
+    const R b = bias ? V::load_n(bias + oc0, lanes) : V::zero();
+    V::store_n(y + oc0, V::add(acc, b), lanes);
+  }
+}
+
+template <class V, int K>
+void forward_nhwc_row(const DepthwiseShape& s, const typename V::value_type* x,
+                      const typename V::value_type* wp, const typename V::value_type* bias,
+                      Activation act, typename V::value_type* y, int64_t row) {
+  const int64_t n = row / s.Ho, oh = row % s.Ho, CM = s.C * s.M;
+  const auto* ximg = x + n * s.H * s.W * s.C;
+  auto* yrow = y + row * s.Wo * CM;
+  int64_t kh_lo, kh_hi;
+  valid_range(oh * s.stride_h - s.pad_top, s.H, s.kh, s.dilation_h, kh_lo, kh_hi);
+  // Interior columns: every kw tap inside the input.
+  const int64_t reach = (s.kw - 1) * s.dilation_w;
+  const int64_t ow_lo = min64(s.Wo, ceil_div(s.pad_left, s.stride_w));
+  const int64_t ow_hi = max64(ow_lo, min64(s.Wo, floor_div(s.W - 1 + s.pad_left - reach, s.stride_w) + 1));
+  const int64_t ow_end = ow_lo + (ow_hi - ow_lo) / kBlock * kBlock;
+  if (ow_end > ow_lo) {
+    int64_t oc0 = 0;
+    for (; oc0 + V::width <= CM; oc0 += V::width)
+      forward_nhwc_interior<V, K, true>(s, ximg, wp, bias, yrow, oh, kh_lo, kh_hi, ow_lo, ow_end, oc0, V::width);
+    if (oc0 < CM)
+      forward_nhwc_interior<V, K, false>(s, ximg, wp, bias, yrow, oh, kh_lo, kh_hi, ow_lo, ow_end, oc0,
+                                         int(CM - oc0));
+  }
+  for (int64_t ow = 0; ow < ow_lo; ++ow) forward_nhwc_pixel<V>(s, ximg, wp, bias, yrow, oh, ow, kh_lo, kh_hi);
+  for (int64_t ow = ow_end; ow < s.Wo; ++ow) forward_nhwc_pixel<V>(s, ximg, wp, bias, yrow, oh, ow, kh_lo, kh_hi);
+  activate_span<V>(act, yrow, s.Wo * CM);
+}
+
+// weight (C*M, kh*kw) -> (kh*kw, C*M), so one vector load serves consecutive channels.
+template <class T>
+void pack_weights_tap_major(const DepthwiseShape& s, const T* w, T* wp) {
+  const int64_t kk = s.kh * s.kw, CM = s.C * s.M;
+  for (int64_t oc = 0; oc < CM; ++oc)
+    for (int64_t t = 0; t < kk; ++t) wp[t * CM + oc] = w[oc * kk + t];
+}
+
+template <class V>
+void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
+                  const typename V::value_type* w, const typename V::value_type* bias,
+                  Activation act, typename V::value_type* y) {
+  using T = typename V::value_type;
+  if (V::width > 1 && s.M > 1) return forward_nhwc<ScalarVec<T>>(s, x, w, bias, act, y);
+  using RowFn = void (*)(const DepthwiseShape&, const T*, const T*, const T*, Activation, T*, int64_t);
+  RowFn row_fn = forward_nhwc_row<V, 0>;
+  if (s.kh == 3 && s.kw == 3) row_fn = forward_nhwc_row<V, 3>;
+  if (s.kh == 5 && s.kw == 5) row_fn = forward_nhwc_row<V, 5>;
+  ThreadScratch<T> packed(s.kh * s.kw * s.C * s.M, 1);
+  pack_weights_tap_major(s, w, packed.get(0));
+  const T* wp = packed.get(0);
+  const int64_t rows = s.N * s.Ho;
+  parallel_for(rows, threads_for(rows), [&](int64_t row, int) { row_fn(s, x, wp, bias, act, y, row); });
+}
+
+// ---------------------------------------------------------------------------------
+// Backward, NCHW. grad_x: each (n, c) plane scatters grad_y * w into a phase-split
+// padded plane (sum order: m, oh, kh, kw), then reads the unpadded part back.
+template <class V>
+void backward_input_nchw(const DepthwiseShape& s, const typename V::value_type* gy,
+                         const typename V::value_type* w, typename V::value_type* gx) {
+  using T = typename V::value_type;
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
+  const PhaseRows g = phase_rows(s, Wd);
+  const int64_t Hn = padded_rows(s, s.Ho), planes = s.N * s.C, kk = s.kh * s.kw, CM = s.C * s.M;
+  const int threads = threads_for(planes);
+  ThreadScratch<T> scratch(Hn * g.row_len, threads);
+  parallel_for(planes, threads, [&](int64_t plane, int thread) {
+    const int64_t n = plane / s.C, c = plane % s.C;
+    T* acc = scratch.get(thread);
+    std::memset(acc, 0, size_t(Hn * g.row_len) * sizeof(T));
+    for (int64_t m = 0; m < s.M; ++m) {
+      const int64_t oc = c * s.M + m;
+      const T* gplane = gy + (n * CM + oc) * s.Ho * s.Wo;
+      for (int64_t oh = 0; oh < s.Ho; ++oh) {
+        const T* grow = gplane + oh * s.Wo;
+        T* base = acc + oh * s.stride_h * g.row_len;
+        for (int64_t a = 0; a < s.kh; ++a)
+          for (int64_t b = 0; b < s.kw; ++b) {
+            const R wv = V::set1(w[oc * kk + a * s.kw + b]);
+            T* dst = base + tap_offset(s, g, a, b);
+            for (int64_t j0 = 0; j0 < s.Wo; j0 += Wd) {
+              const int lanes = int(min64(Wd, s.Wo - j0));
+              const R sum = V::fma(wv, V::load_n(grow + j0, lanes), V::load_n(dst + j0, lanes));
+              V::store_n(dst + j0, sum, lanes);
+            }
+          }
+      }
+    }
+    T* out = gx + plane * s.H * s.W;
+    for (int64_t ih = 0; ih < s.H; ++ih) {
+      const int64_t pr = ih + s.pad_top;
+      T* orow = out + ih * s.W;
+      const T* src = acc + pr * g.row_len;
+      for (int64_t iw = 0; iw < s.W; ++iw) {
+        const int64_t pc = iw + s.pad_left;
+        orow[iw] = (pr < Hn && pc < g.width) ? src[(pc % s.stride_w) * g.phase_len + pc / s.stride_w] : T(0);
+      }
+    }
+  });
+}
+
+// grad_weight and grad_bias, NCHW: one task per input channel, reducing its M output
+// channels over (n, band, oh, column vector) in that fixed order, per vector lane, then
+// across lanes; the split into bands does not change that order.
+template <class V>
+void backward_weight_nchw(const DepthwiseShape& s, const typename V::value_type* gy,
+                          const typename V::value_type* x, typename V::value_type* gw,
+                          typename V::value_type* gb) {
+  using T = typename V::value_type;
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
+  const PhaseRows g = phase_rows(s, Wd);
+  const int64_t kk = s.kh * s.kw, CM = s.C * s.M;
+  const int64_t rows_per_band = max64(1, min64(s.Ho, (kBandBudget / g.row_len - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1));
+  const int64_t acc_len = s.M * (kk + 1) * Wd;  // per m: kk tap sums, then the bias sum
+  const int threads = threads_for(s.C);
+  ThreadScratch<T> rows_scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
+  ThreadScratch<T> acc_scratch(acc_len, threads);
+  parallel_for(s.C, threads, [&](int64_t c, int thread) {
+    T* rows = rows_scratch.get(thread);
+    T* acc = acc_scratch.get(thread);
+    for (int64_t i = 0; i < acc_len; ++i) acc[i] = T(0);
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t oh0 = 0; oh0 < s.Ho; oh0 += rows_per_band) {
+        const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
+        gather_phase_rows<V>(s, g, x + (n * s.C + c) * s.H * s.W, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows);
+        for (int64_t m = 0; m < s.M; ++m) {
+          const int64_t oc = c * s.M + m;
+          T* am = acc + m * (kk + 1) * Wd;
+          const T* gplane = gy + (n * CM + oc) * s.Ho * s.Wo;
+          for (int64_t oh = oh0; oh < oh1; ++oh) {
+            const T* grow = gplane + oh * s.Wo;
+            const T* base = rows + (oh - oh0) * s.stride_h * g.row_len;
+            for (int64_t j0 = 0; j0 < s.Wo; j0 += Wd) {
+              const int lanes = int(min64(Wd, s.Wo - j0));
+              const R gv = V::load_n(grow + j0, lanes);
+              for (int64_t a = 0; a < s.kh; ++a)
+                for (int64_t b = 0; b < s.kw; ++b) {
+                  T* at = am + (a * s.kw + b) * Wd;
+                  const R xv = V::load_n(base + tap_offset(s, g, a, b) + j0, lanes);
+                  V::store(at, V::fma(gv, xv, V::load(at)));
+                }
+              T* ab = am + kk * Wd;
+              V::store(ab, V::add(V::load(ab), gv));
+            }
+          }
+        }
+      }
+    for (int64_t m = 0; m < s.M; ++m) {
+      const int64_t oc = c * s.M + m;
+      const T* am = acc + m * (kk + 1) * Wd;
+      for (int64_t t = 0; t < kk; ++t) gw[oc * kk + t] = V::hsum(V::load(am + t * Wd));
+      if (gb) gb[oc] = V::hsum(V::load(am + kk * Wd));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Backward, NHWC. grad_x gathers: each input pixel sums grad_y * w over the taps that
+// reached it, in (m, kh, kw) order, one task per input row.
+template <class V>
+void backward_input_nhwc(const DepthwiseShape& s, const typename V::value_type* gy,
+                         const typename V::value_type* w, typename V::value_type* gx) {
+  using T = typename V::value_type;
+  using R = typename V::reg;
+  if (V::width > 1 && s.M > 1) return backward_input_nhwc<ScalarVec<T>>(s, gy, w, gx);
+  const int64_t kk = s.kh * s.kw, CM = s.C * s.M, rows = s.N * s.H;
+  ThreadScratch<T> packed(kk * CM, 1);
+  pack_weights_tap_major(s, w, packed.get(0));
+  const T* wp = packed.get(0);
+  const int threads = threads_for(rows);
+  ThreadScratch<int64_t> tap_scratch(2 * kk, threads);  // (tap, grad_y pixel) pairs
+  parallel_for(rows, threads, [&](int64_t row, int thread) {
+    const int64_t n = row / s.H, ih = row % s.H;
+    int64_t* taps = tap_scratch.get(thread);
+    for (int64_t iw = 0; iw < s.W; ++iw) {
+      int64_t count = 0;
+      for (int64_t a = 0; a < s.kh; ++a) {
+        const int64_t th = ih + s.pad_top - a * s.dilation_h;
+        if (th < 0 || th % s.stride_h) continue;
+        const int64_t oh = th / s.stride_h;
+        if (oh >= s.Ho) continue;
+        for (int64_t b = 0; b < s.kw; ++b) {
+          const int64_t tw = iw + s.pad_left - b * s.dilation_w;
+          if (tw < 0 || tw % s.stride_w) continue;
+          const int64_t ow = tw / s.stride_w;
+          if (ow >= s.Wo) continue;
+          taps[2 * count] = a * s.kw + b;
+          taps[2 * count + 1] = ((n * s.Ho + oh) * s.Wo + ow) * CM;
+          ++count;
+        }
+      }
+      T* out = gx + (row * s.W + iw) * s.C;
+      for (int64_t c0 = 0; c0 < s.C; c0 += V::width) {
+        const int lanes = int(min64(V::width, s.C - c0));
+        R acc = V::zero();
+        for (int64_t m = 0; m < s.M; ++m) {
+          const int64_t oc0 = c0 * s.M + m;
+          for (int64_t i = 0; i < count; ++i)
+            acc = V::fma(V::load_n(wp + taps[2 * i] * CM + oc0, lanes), V::load_n(gy + taps[2 * i + 1] + oc0, lanes), acc);
+        }
+        V::store_n(out + c0, acc, lanes);
+      }
+    }
+  });
+}
+
+// grad_weight and grad_bias, NHWC: one task per vector of output channels, each lane
+// reducing over (n, oh, ow) in order; no reduction across lanes.
+template <class V>
+void backward_weight_nhwc(const DepthwiseShape& s, const typename V::value_type* gy,
+                          const typename V::value_type* x, typename V::value_type* gw,
+                          typename V::value_type* gb) {
+  using T = typename V::value_type;
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
+  if (Wd > 1 && s.M > 1) return backward_weight_nhwc<ScalarVec<T>>(s, gy, x, gw, gb);
+  const int64_t kk = s.kh * s.kw, CM = s.C * s.M, chunks = ceil_div(CM, Wd);
+  const int threads = threads_for(chunks);
+  ThreadScratch<T> acc_scratch((kk + 1) * Wd, threads);
+  parallel_for(chunks, threads, [&](int64_t chunk, int thread) {
+    const int64_t oc0 = chunk * Wd, ci0 = oc0 / s.M;
+    const int lanes = int(min64(Wd, CM - oc0));
+    T* acc = acc_scratch.get(thread);
+    for (int64_t i = 0; i < (kk + 1) * Wd; ++i) acc[i] = T(0);
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t oh = 0; oh < s.Ho; ++oh) {
+        int64_t kh_lo, kh_hi;
+        valid_range(oh * s.stride_h - s.pad_top, s.H, s.kh, s.dilation_h, kh_lo, kh_hi);
+        for (int64_t ow = 0; ow < s.Wo; ++ow) {
+          int64_t kw_lo, kw_hi;
+          const int64_t iw0 = ow * s.stride_w - s.pad_left;
+          valid_range(iw0, s.W, s.kw, s.dilation_w, kw_lo, kw_hi);
+          const R gv = V::load_n(gy + ((n * s.Ho + oh) * s.Wo + ow) * CM + oc0, lanes);
+          V::store(acc + kk * Wd, V::add(V::load(acc + kk * Wd), gv));
+          for (int64_t a = kh_lo; a < kh_hi; ++a) {
+            const int64_t ih = oh * s.stride_h - s.pad_top + a * s.dilation_h;
+            for (int64_t b = kw_lo; b < kw_hi; ++b) {
+              const int64_t iw = iw0 + b * s.dilation_w;
+              T* at = acc + (a * s.kw + b) * Wd;
+              const R xv = V::load_n(x + ((n * s.H + ih) * s.W + iw) * s.C + ci0, lanes);
+              V::store(at, V::fma(gv, xv, V::load(at)));
+            }
+          }
+        }
+      }
+    for (int l = 0; l < lanes; ++l) {
+      for (int64_t t = 0; t < kk; ++t) gw[(oc0 + l) * kk + t] = acc[t * Wd + l];
+      if (gb) gb[oc0 + l] = acc[kk * Wd + l];
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------
+template <class V>
+void depthwise_forward(const DepthwiseShape& s, const typename V::value_type* x,
+                       const typename V::value_type* w, const typename V::value_type* bias,
+                       Activation act, typename V::value_type* y) {
+  if (s.layout == Layout::NCHW) forward_nchw<V>(s, x, w, bias, act, y);
+  else forward_nhwc<V>(s, x, w, bias, act, y);
+}
+
+template <class V>
+void depthwise_backward_input(const DepthwiseShape& s, const typename V::value_type* gy,
+                              const typename V::value_type* w, typename V::value_type* gx) {
+  if (s.layout == Layout::NCHW) backward_input_nchw<V>(s, gy, w, gx);
+  else backward_input_nhwc<V>(s, gy, w, gx);
+}
+
+template <class V>
+void depthwise_backward_weight(const DepthwiseShape& s, const typename V::value_type* gy,
+                               const typename V::value_type* x, typename V::value_type* gw,
+                               typename V::value_type* gb) {
+  if (s.layout == Layout::NCHW) backward_weight_nchw<V>(s, gy, x, gw, gb);
+  else backward_weight_nhwc<V>(s, gy, x, gw, gb);
+}
+
+template <class V>
+constexpr DepthwiseKernels<typename V::value_type> depthwise_kernels() {
+  return {depthwise_forward<V>, depthwise_backward_input<V>, depthwise_backward_weight<V>};
+}
+
+}  // namespace
+}  // namespace opzoo::cpu

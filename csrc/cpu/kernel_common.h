@@ -1,0 +1,86 @@
+// Helpers every CPU kernel template uses. Internal linkage throughout, so that each
+// per-ISA translation unit keeps its own copy compiled with its own flags (a shared
+// inline symbol could otherwise be resolved to an AVX-512 build on an older CPU).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "opzoo/activation.h"
+#include "opzoo/runtime.h"
+
+namespace opzoo::cpu {
+namespace {
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+// a >= 0, b > 0
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t m) { return ceil_div(a, m) * m; }
+// Floor division for any sign of a, b > 0.
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// One 64-byte aligned block of `per_thread` elements for each thread of a parallel
+// region, taken before the region so a failure throws where it can be caught.
+template <class T>
+class ThreadScratch {
+ public:
+  ThreadScratch(int64_t per_thread, int threads)
+      : stride_(round_up(max64(per_thread, 1), 64 / int64_t(sizeof(T)))),
+        data_(static_cast<T*>(scratch_acquire(size_t(stride_) * sizeof(T) * size_t(threads)))) {}
+  ~ThreadScratch() { scratch_release(data_); }
+  ThreadScratch(const ThreadScratch&) = delete;
+  ThreadScratch& operator=(const ThreadScratch&) = delete;
+  T* get(int thread) const { return data_ + int64_t(thread) * stride_; }
+
+ private:
+  int64_t stride_;
+  T* data_;
+};
+
+inline int threads_for(int64_t tasks) { return int(max64(1, min64(num_threads(), tasks))); }
+
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// Runs body(task, thread) for task in [0, tasks) on `threads` threads, statically split.
+template <class F>
+void parallel_for(int64_t tasks, int threads, const F& body) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t task = 0; task < tasks; ++task) body(task, thread_index());
+}
+
+template <class V>
+typename V::reg activate(Activation act, typename V::reg v) {
+  using T = typename V::value_type;
+  // Operand order keeps NaN: the x86 min/max return the second operand when either is NaN.
+  switch (act) {
+    case Activation::relu:
+      return V::max(V::zero(), v);
+    case Activation::relu6:
+      return V::min(V::set1(T(6)), V::max(V::zero(), v));
+    case Activation::silu:
+      return V::div(v, V::add(V::set1(T(1)), V::exp(V::sub(V::zero(), v))));
+    case Activation::hardswish: {
+      const auto r6 = V::min(V::set1(T(6)), V::max(V::zero(), V::add(v, V::set1(T(3)))));
+      return V::div(V::mul(v, r6), V::set1(T(6)));
+    }
+    case Activation::sigmoid:
+      return V::div(V::set1(T(1)), V::add(V::set1(T(1)), V::exp(V::sub(V::zero(), v))));
+    case Activation::none:
+      break;
+  }
+  return v;
+}
+
+}  // namespace
+}  // namespace opzoo::cpu

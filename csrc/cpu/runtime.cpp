@@ -1,0 +1,150 @@
+#include "opzoo/runtime.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <new>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace opzoo {
+namespace {
+
+SimdLevel level_from_env(SimdLevel detected) {
+  const char* env = std::getenv("OPZOO_SIMD");
+  if (!env) return detected;
+  for (SimdLevel level : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512, SimdLevel::neon})
+    if (std::strcmp(env, simd_level_name(level)) == 0 && int(level) <= int(detected)) return level;
+  return detected;
+}
+
+std::atomic<int>& current_level() {
+  static std::atomic<int> level{int(level_from_env(detected_simd_level()))};
+  return level;
+}
+
+std::atomic<int>& thread_count() {
+#ifdef _OPENMP
+  static std::atomic<int> count{omp_get_max_threads()};
+#else
+  static std::atomic<int> count{1};
+#endif
+  return count;
+}
+
+// Blocks kept per calling thread, and the largest block worth keeping: bigger ones
+// come and go with each call rather than pinning memory for the thread's lifetime.
+constexpr int kScratchSlots = 4;
+constexpr size_t kScratchKeepBytes = size_t(16) << 20;
+
+struct ScratchSlot {
+  void* block = nullptr;
+  size_t capacity = 0;
+  bool in_use = false;
+};
+
+struct ScratchCache {
+  ScratchSlot slots[kScratchSlots];
+  ~ScratchCache() {
+    for (ScratchSlot& s : slots) std::free(s.block);
+  }
+};
+
+thread_local ScratchCache scratch_cache;
+
+void* aligned_block(size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+}  // namespace
+
+void* scratch_acquire(size_t bytes) {
+  if (bytes == 0) bytes = 64;
+  for (ScratchSlot& s : scratch_cache.slots) {
+    if (s.in_use) continue;
+    if (s.capacity < bytes) {
+      if (bytes > kScratchKeepBytes) break;
+      std::free(s.block);
+      s.block = nullptr;
+      s.capacity = 0;
+      s.block = aligned_block(bytes);
+      s.capacity = bytes;
+    }
+    s.in_use = true;
+    return s.block;
+  }
+  return aligned_block(bytes);
+}
+
+void scratch_release(void* block) {
+  for (ScratchSlot& s : scratch_cache.slots)
+    if (s.in_use && s.block == block) {
+      s.in_use = false;
+      return;
+    }
+  std::free(block);
+}
+
+const char* simd_level_name(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::avx512:
+      return "avx512";
+    case SimdLevel::avx2:
+      return "avx2";
+    case SimdLevel::neon:
+      return "neon";
+    case SimdLevel::scalar:
+      break;
+  }
+  return "scalar";
+}
+
+SimdLevel detected_simd_level() {
+#ifdef OPZOO_X86_VARIANTS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("fma"))
+    return SimdLevel::avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::avx2;
+#endif
+  return SimdLevel::scalar;
+}
+
+SimdLevel simd_level() { return SimdLevel(current_level().load(std::memory_order_relaxed)); }
+
+bool set_simd_level(SimdLevel level) {
+  if (level == SimdLevel::neon && detected_simd_level() != SimdLevel::neon) return false;
+  if (int(level) > int(detected_simd_level())) return false;
+  current_level().store(int(level), std::memory_order_relaxed);
+  return true;
+}
+
+int num_threads() { return thread_count().load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) { thread_count().store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+
+const char* compiler_version() {
+#if defined(__clang__)
+  return "clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "gcc " __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+bool openmp_enabled() {
+#ifdef _OPENMP
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace opzoo

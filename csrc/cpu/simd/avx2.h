@@ -1,0 +1,61 @@
+// AVX2 + FMA float32 vector, 8 lanes. Only for translation units built with -mavx2 -mfma.
+#pragma once
+
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "simd/avx2.h needs -mavx2 -mfma"
+#endif
+
+#include <immintrin.h>
+
+#include "exp_poly.h"
+
+namespace opzoo::cpu {
+namespace {
+
+struct Avx2F32 {
+  using value_type = float;
+  using reg = __m256;
+  static constexpr int width = 8;
+
+  static __m256i mask_n(int n) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes);
+  }
+  static reg zero() { return _mm256_setzero_ps(); }
+  static reg set1(float v) { return _mm256_set1_ps(v); }
+  static reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  static reg load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask_n(n)); }
+  static void store_n(float* p, reg v, int n) { _mm256_maskstore_ps(p, mask_n(n), v); }
+  static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+  static reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
+  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  static reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
+  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
+  static reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
+  static reg round_nearest(reg a) {
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static reg pow2i(reg n) {
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  static reg exp(reg a) { return exp_poly<Avx2F32>(a); }
+  static float hsum(reg a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+  }
+  // Reads p[0 .. 2*width): even-indexed elements to `even`, odd-indexed to `odd`.
+  static void load_deinterleave2(const float* p, reg& even, reg& odd) {
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    const __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+  }
+};
+
+}  // namespace
+}  // namespace opzoo::cpu

@@ -1,0 +1,42 @@
+// Portable one-lane "vector": the reference variant every SIMD variant must agree with
+// (up to the rounding of fused multiply-add, which the portable variant does not use).
+// Internal linkage throughout: each per-ISA translation unit has its own copy.
+#pragma once
+
+#include <cmath>
+
+namespace opzoo::cpu {
+namespace {
+
+template <class T>
+struct ScalarVec {
+  using value_type = T;
+  using reg = T;
+  static constexpr int width = 1;
+
+  static reg zero() { return T(0); }
+  static reg set1(T v) { return v; }
+  static reg load(const T* p) { return *p; }
+  static void store(T* p, reg v) { *p = v; }
+  static reg load_n(const T* p, int n) { return n > 0 ? *p : T(0); }
+  static void store_n(T* p, reg v, int n) {
+    if (n > 0) *p = v;
+  }
+  static reg add(reg a, reg b) { return a + b; }
+  static reg sub(reg a, reg b) { return a - b; }
+  static reg mul(reg a, reg b) { return a * b; }
+  static reg div(reg a, reg b) { return a / b; }
+  // Not fused: -ffp-contract=off keeps this a rounded multiply then a rounded add.
+  static reg fma(reg a, reg b, reg c) { return a * b + c; }
+  static reg max(reg a, reg b) { return a > b ? a : b; }
+  static reg min(reg a, reg b) { return a < b ? a : b; }
+  static reg exp(reg a) { return std::exp(a); }
+  static T hsum(reg a) { return a; }
+  static void load_deinterleave2(const T* p, reg& even, reg& odd) {
+    even = p[0];
+    odd = p[1];
+  }
+};
+
+}  // namespace
+}  // namespace opzoo::cpu

@@ -1,0 +1,51 @@
+// Depthwise 2-D convolution (PyTorch conv2d with groups = C, channel multiplier M):
+// output channel o = c * M + m reads input channel c only.
+#pragma once
+
+#include <cstdint>
+
+#include "opzoo/activation.h"
+
+namespace opzoo {
+
+enum class Layout : int { NCHW = 0, NHWC = 1 };
+
+// Every extent of one call. Inputs are dense in `layout`: x (N,C,H,W) or (N,H,W,C),
+// weight (C*M, kh, kw), output (N,C*M,Ho,Wo) or (N,Ho,Wo,C*M). Padding below and to
+// the right follows from Ho/Wo, so only the top and left pads are stored.
+struct DepthwiseShape {
+  int64_t N, C, M, H, W;
+  int64_t kh, kw;
+  int64_t stride_h, stride_w;
+  int64_t dilation_h, dilation_w;
+  int64_t pad_top, pad_left;
+  int64_t Ho, Wo;
+  Layout layout;
+};
+
+// Output extent for one axis, or a value <= 0 when the kernel does not fit.
+inline int64_t conv_output_extent(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t k,
+                                  int64_t stride, int64_t dilation) {
+  const int64_t span = (k - 1) * dilation + 1;
+  const int64_t padded = in + pad_lo + pad_hi;
+  if (padded < span) return 0;
+  return (padded - span) / stride + 1;
+}
+
+// One back end's kernels for one dtype. Each writes every element of its outputs.
+// grad_bias may be null. All run on num_threads() threads and give the same bits
+// whatever that number is.
+template <class T>
+struct DepthwiseKernels {
+  void (*forward)(const DepthwiseShape&, const T* x, const T* weight, const T* bias,
+                  Activation act, T* y);
+  void (*backward_input)(const DepthwiseShape&, const T* grad_y, const T* weight, T* grad_x);
+  void (*backward_weight)(const DepthwiseShape&, const T* grad_y, const T* x, T* grad_weight,
+                          T* grad_bias);
+};
+
+// The kernels for the current simd_level() (float) or the portable ones (double).
+const DepthwiseKernels<float>& depthwise_kernels_f32();
+const DepthwiseKernels<double>& depthwise_kernels_f64();
+
+}  // namespace opzoo

@@ -1,0 +1,39 @@
+// Run-time facts shared by every op family: the SIMD level kernels dispatch to,
+// and the thread count OpenMP regions use.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace opzoo {
+
+enum class SimdLevel : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
+
+const char* simd_level_name(SimdLevel level);
+
+// The best level this CPU and OS support (CPUID + XCR0, via the compiler's cpu model).
+SimdLevel detected_simd_level();
+
+// The level kernels use now: the detected one unless lowered by set_simd_level or
+// the OPZOO_SIMD environment variable read at first use.
+SimdLevel simd_level();
+
+// Lowers (or restores) the level kernels dispatch to; returns false, changing nothing,
+// if this build or CPU cannot run `level`.
+bool set_simd_level(SimdLevel level);
+
+// Threads every parallel region asks for; a process-wide setting, not per calling thread.
+int num_threads();
+void set_num_threads(int n);
+
+// Scratch memory for kernels, 64-byte aligned, cached per calling thread so that
+// repeated calls do not pay for fresh pages. Blocks are released in reverse order
+// of acquisition (kernels hold them in scope). Throws std::bad_alloc.
+void* scratch_acquire(size_t bytes);
+void scratch_release(void* block);
+
+// Compiler and OpenMP facts for opzoo.info().
+const char* compiler_version();
+bool openmp_enabled();
+
+}  // namespace opzoo

@@ -1,0 +1,22 @@
+"""opzoo: fast, tested kernels for the operators of recent neural-network architectures.
+
+Every op takes NumPy arrays, PyTorch CPU tensors or any array with
+``__array_interface__``/``__dlpack__``, and returns the caller's array type.
+
+>>> import opzoo
+>>> opzoo.info()["simd"] in {"avx512", "avx2", "neon", "scalar"}
+True
+"""
+
+from ._runtime import get_num_threads, info, set_num_threads
+from .ops.depthwise import depthwise_conv2d, depthwise_conv2d_backward
+
+__version__ = info()["version"]
+
+__all__ = [
+    "depthwise_conv2d",
+    "depthwise_conv2d_backward",
+    "get_num_threads",
+    "info",
+    "set_num_threads",
+]

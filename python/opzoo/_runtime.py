@@ -1,0 +1,58 @@
+"""Thread count, SIMD level and build facts."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from . import _cpu
+
+
+def _version() -> str:
+    try:
+        return metadata.version("opzoo")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def set_num_threads(n: int) -> None:
+    """Use `n` threads in every parallel kernel, from any calling thread (process-wide).
+
+    Results do not depend on the thread count.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"number of threads: expected an int, got {type(n).__name__}")
+    _cpu.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads kernels use; OpenMP's default until set_num_threads."""
+    return _cpu.num_threads()
+
+
+def info() -> dict:
+    """Build and run-time facts.
+
+    Returns
+    -------
+    dict
+        ``version``; ``compiler``; ``simd`` (the level kernels dispatch to now:
+        "avx512", "avx2", "neon" or "scalar"), ``simd_detected`` (the best this CPU
+        supports; ``OPZOO_SIMD=avx2`` etc. in the environment lowers ``simd``);
+        ``openmp``; ``num_threads``; ``cuda``: a dict with ``built``, ``available`` and
+        ``device`` (None when not available).
+
+    Examples
+    --------
+    >>> import opzoo
+    >>> sorted(opzoo.info())
+    ['compiler', 'cuda', 'num_threads', 'openmp', 'simd', 'simd_detected', 'version']
+    """
+    return {
+        "version": _version(),
+        "compiler": _cpu.compiler(),
+        "simd": _cpu.simd_level(),
+        "simd_detected": _cpu.detected_simd_level(),
+        "openmp": _cpu.openmp(),
+        "num_threads": _cpu.num_threads(),
+        "cuda": {"built": False, "available": False, "device": None},
+    }

@@ -1,0 +1,6 @@
+"""Plain NumPy implementations of every op: the executable specification the tests
+compare the kernels against. Written for clarity, computed in float64."""
+
+from .depthwise import depthwise_conv2d, depthwise_conv2d_backward
+
+__all__ = ["depthwise_conv2d", "depthwise_conv2d_backward"]

@@ -1,0 +1,47 @@
+"""The activations ops fuse, and their derivatives, in NumPy (float64)."""
+
+import numpy as np
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def apply_activation(z, activation):
+    """activation(z) for None, "relu", "relu6", "silu", "hardswish", "sigmoid"."""
+    z = np.asarray(z, dtype=np.float64)
+    if activation is None:
+        return z
+    if activation == "relu":
+        return np.maximum(z, 0.0)
+    if activation == "relu6":
+        return np.clip(z, 0.0, 6.0)
+    if activation == "silu":
+        return z * _sigmoid(z)
+    if activation == "hardswish":
+        return z * np.clip(z + 3.0, 0.0, 6.0) / 6.0
+    if activation == "sigmoid":
+        return _sigmoid(z)
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+def activation_grad(z, grad, activation):
+    """grad * activation'(z), with PyTorch's choices at the kinks (0 at relu's 0,
+    0 at relu6's 0 and 6, hardswish's slope (2z + 3) / 6 on [-3, 3])."""
+    z = np.asarray(z, dtype=np.float64)
+    grad = np.asarray(grad, dtype=np.float64)
+    if activation is None:
+        return grad
+    if activation == "relu":
+        return grad * (z > 0)
+    if activation == "relu6":
+        return grad * ((z > 0) & (z < 6))
+    if activation == "silu":
+        s = _sigmoid(z)
+        return grad * s * (1.0 + z * (1.0 - s))
+    if activation == "hardswish":
+        return grad * np.where(z < -3.0, 0.0, np.where(z <= 3.0, (2.0 * z + 3.0) / 6.0, 1.0))
+    if activation == "sigmoid":
+        s = _sigmoid(z)
+        return grad * s * (1.0 - s)
+    raise ValueError(f"unknown activation {activation!r}")
