@@ -23,7 +23,7 @@ def _setup(x, weight, stride, padding, dilation, layout):
     x = _nchw(x, layout)
     w = np.asarray(weight, dtype=np.float64)[:, 0]
     N, C, H, W = x.shape
-    M = w.shape[0] // C
+    M = w.shape[0] // C if C else 1
     kh, kw = w.shape[1:]
     (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
     top, bottom, left, right = resolve_padding(padding, (H, W), (kh, kw), (sh, sw), (dh, dw))

@@ -1,0 +1,38 @@
+"""pytest-benchmark cases: `pytest bench/` (needs `pip install ".[bench]"`; peers from ".[peers]").
+
+Each case's implementations share a benchmark group; at the end of the run a table
+gives every peer's median over opzoo's median for the same shape (> 1: opzoo faster).
+"""
+
+import pytest
+
+from opzoo._bench import format_table
+
+MEDIANS = {}  # (case, label) -> {implementation: median ms}
+RATIOS = {}  # case -> [(opzoo implementation, peer)]
+
+
+def record(case, label, impl, benchmark, ratios):
+    RATIOS[case] = ratios
+    MEDIANS.setdefault((case, label), {})[impl] = benchmark.stats.stats.median * 1e3
+
+
+def pytest_terminal_summary(terminalreporter):
+    for case, ratios in RATIOS.items():
+        rows = [{"label": label, "ms": ms} for (c, label), ms in MEDIANS.items() if c == case]
+        columns = sorted({impl for row in rows for impl in row["ms"]})
+        complete = [c for c in columns if all(c in r["ms"] for r in rows)]
+        rows.append({"label": "SUM", "ms": {c: sum(r["ms"][c] for r in rows) for c in complete}})
+        terminalreporter.write_sep("=", f"case {case}: median ms and peer/opzoo ratios")
+        terminalreporter.write_line(format_table(rows, columns, ratios))
+
+
+@pytest.fixture(autouse=True)
+def _same_threads_for_peers():
+    import opzoo
+
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(opzoo.get_num_threads())

@@ -1,0 +1,424 @@
+"""Depthwise conv2d: kernels vs the NumPy reference, vs PyTorch, and on bad input."""
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import assert_close
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import opzoo
+from opzoo import _cpu
+from opzoo import reference as ref
+from opzoo._padding import resolve_padding
+
+ACTIVATIONS = [None, "relu", "relu6", "silu", "hardswish", "sigmoid"]
+
+
+def make_inputs(rng, N, C, M, H, W, kh, kw, layout="NCHW", dtype=np.float32, bias=True):
+    shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = (rng.standard_normal((C * M, 1, kh, kw)) / np.sqrt(kh * kw)).astype(dtype)
+    b = rng.standard_normal(C * M).astype(dtype) if bias else None
+    return x, w, b
+
+
+def check_against_reference(x, w, b, rng, rtol=1e-5, **kw):
+    y = opzoo.depthwise_conv2d(x, w, b, **kw)
+    assert y.dtype == x.dtype
+    assert_close(y, ref.depthwise_conv2d(x, w, b, **kw), rtol, "y")
+    g = rng.standard_normal(y.shape).astype(x.dtype)
+    got = opzoo.depthwise_conv2d_backward(g, x, w, b, **kw)
+    want = ref.depthwise_conv2d_backward(g, x, w, b, **kw)
+    # Weight and bias gradients are sums over N*Ho*Wo terms: float32 rounding grows with it.
+    reduction_rtol = rtol * max(1.0, np.sqrt(g[:, 0].size) / 4)
+    for name, a, e, tol in zip(("grad_x", "grad_weight", "grad_bias"), got, want, (rtol, reduction_rtol, reduction_rtol)):
+        assert a.dtype == x.dtype and a.shape == e.shape, name
+        assert_close(a, e, tol, name)
+    return y
+
+
+paddings = st.one_of(
+    st.integers(0, 3),
+    st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+    st.sampled_from(["same", "valid"]),
+)
+
+
+@st.composite
+def conv_cases(draw):
+    kh, kw = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    dilation = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    return dict(
+        N=draw(st.integers(1, 3)),
+        C=draw(st.integers(1, 40)),
+        M=draw(st.integers(1, 3)),
+        H=draw(st.integers(1, 24)),
+        W=draw(st.integers(1, 70)),
+        kh=kh,
+        kw=kw,
+        stride=stride,
+        padding=draw(paddings),
+        dilation=dilation,
+        layout=draw(st.sampled_from(["NCHW", "NHWC"])),
+        activation=draw(st.sampled_from(ACTIVATIONS)),
+        bias=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=conv_cases())
+def test_matches_reference_on_random_shapes(simd_level, case):
+    rng = np.random.default_rng()
+    c = dict(case)
+    x, w, b = make_inputs(rng, c.pop("N"), c.pop("C"), c.pop("M"), c.pop("H"), c.pop("W"),
+                          c.pop("kh"), c.pop("kw"), c["layout"], bias=c.pop("bias"))
+    H, W = x.shape[2:] if c["layout"] == "NCHW" else x.shape[1:3]
+    kh, kw = w.shape[2:]
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    pads = resolve_padding(c["padding"], (H, W), (kh, kw), pair(c["stride"]), pair(c["dilation"]))
+    dh, dw = pair(c["dilation"])
+    if H + pads[0] + pads[1] < (kh - 1) * dh + 1 or W + pads[2] + pads[3] < (kw - 1) * dw + 1:
+        with pytest.raises(ValueError, match="spans more than the padded input"):
+            opzoo.depthwise_conv2d(x, w, b, **c)
+        return
+    check_against_reference(x, w, b, rng, **c)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("hw", [(7, 7), (29, 45), (64, 64)])
+def test_fast_paths(simd_level, rng, layout, k, stride, hw):
+    x, w, b = make_inputs(rng, 2, 37, 1, *hw, k, k, layout)
+    check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activations(simd_level, rng, layout, activation):
+    x, w, b = make_inputs(rng, 2, 19, 2, 13, 22, 3, 3, layout)
+    x *= 4  # reach the saturated parts of relu6 / hardswish / sigmoid
+    check_against_reference(x, w, b, rng, padding="same", layout=layout, activation=activation)
+
+
+def test_activation_extremes_stay_finite(simd_level):
+    x = np.array([-1e4, -100, -20, -3, -1e-3, 0, 1e-3, 3, 20, 100, 1e4], np.float32).reshape(1, 1, 1, -1)
+    w = np.ones((1, 1, 1, 1), np.float32)
+    for act in ACTIVATIONS:
+        y = opzoo.depthwise_conv2d(x, w, activation=act)
+        assert np.all(np.isfinite(y)), act
+        assert_close(y, ref.depthwise_conv2d(x, w, activation=act), 1e-6, act)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_float64(simd_level, rng, layout):
+    x, w, b = make_inputs(rng, 2, 5, 2, 17, 19, 3, 4, layout, dtype=np.float64)
+    check_against_reference(x, w, b, rng, rtol=1e-12, stride=(2, 1), padding=(1, 2, 0, 3),
+                            dilation=(1, 2), layout=layout, activation="silu")
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_non_contiguous_inputs(rng, layout):
+    x, w, b = make_inputs(rng, 2, 6, 1, 30, 34, 3, 3, layout)
+    views = [x[:, ::2], x[..., ::2, :], x[::-1], np.asfortranarray(x)]
+    views.append(np.ascontiguousarray(np.swapaxes(x, 1, 3)).swapaxes(1, 3))  # dense in the other layout
+    for xv in views:
+        y = opzoo.depthwise_conv2d(xv, w[: xv.shape[1 if layout == "NCHW" else 3]], None, padding=1, layout=layout)
+        assert_close(y, ref.depthwise_conv2d(xv, w[: y.shape[1 if layout == "NCHW" else 3]], None, padding=1, layout=layout))
+    wv = np.asfortranarray(w)
+    bv = np.repeat(b, 2)[::2]
+    assert_close(opzoo.depthwise_conv2d(x, wv, bv, padding=1, layout=layout),
+                 ref.depthwise_conv2d(x, w, b, padding=1, layout=layout))
+
+
+def test_other_memory_order_is_kept(rng):
+    x, w, b = make_inputs(rng, 2, 8, 1, 12, 12, 3, 3)
+    x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # NCHW axes, NHWC memory
+    y = opzoo.depthwise_conv2d(x_cl, w, b, padding=1)
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous
+    assert_close(y, ref.depthwise_conv2d(x, w, b, padding=1))
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    gx, gw, gb = opzoo.depthwise_conv2d_backward(g, x_cl, w, b, padding=1)
+    assert gx.transpose(0, 2, 3, 1).flags.c_contiguous
+    for a, e in zip((gx, gw, gb), ref.depthwise_conv2d_backward(g, x, w, b, padding=1)):
+        assert_close(a, e, 1e-4)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_out_argument(rng, layout):
+    x, w, b = make_inputs(rng, 2, 4, 2, 9, 9, 3, 3, layout)
+    expected = ref.depthwise_conv2d(x, w, b, padding=1, layout=layout)
+    out = np.full(expected.shape, np.nan, np.float32)
+    assert opzoo.depthwise_conv2d(x, w, b, padding=1, layout=layout, out=out) is out
+    assert_close(out, expected)
+    strided_out = np.full(expected.shape[:-1] + (2 * expected.shape[-1],), np.nan, np.float32)[..., ::2]
+    assert opzoo.depthwise_conv2d(x, w, b, padding=1, layout=layout, out=strided_out) is strided_out
+    assert_close(strided_out, expected)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_zero_size_and_one_element(rng, layout):
+    for N, C in [(0, 3), (2, 0), (0, 0)]:
+        x, w, b = make_inputs(rng, N, C, 2, 5, 6, 3, 3, layout)
+        y = opzoo.depthwise_conv2d(x, w, b, padding=1, layout=layout)
+        assert y.shape == ref.depthwise_conv2d(x, w, b, padding=1, layout=layout).shape
+        gx, gw, gb = opzoo.depthwise_conv2d_backward(np.zeros_like(y), x, w, b, padding=1, layout=layout)
+        assert gx.shape == x.shape and gw.shape == w.shape and gb.shape == (w.shape[0],)
+        assert not np.any(gw) and not np.any(gb)
+    x = np.array([[[[2.5]]]], np.float32)
+    w = np.array([[[[-3.0]]]], np.float32)
+    assert opzoo.depthwise_conv2d(x, w, np.array([1.0], np.float32), layout=layout).item() == -6.5
+    gx, gw, gb = opzoo.depthwise_conv2d_backward(np.ones_like(x), x, w, layout=layout)
+    assert (gx.item(), gw.item(), gb.item()) == (-3.0, 2.5, 1.0)
+
+
+def test_same_padding_is_tensorflow_same(rng):
+    # Stride 2 on an even input: TF pads 0 on top/left and 1 on bottom/right for k=3.
+    x, w, _ = make_inputs(rng, 1, 3, 1, 8, 8, 3, 3)
+    y = opzoo.depthwise_conv2d(x, w, stride=2, padding="same")
+    assert y.shape == (1, 3, 4, 4)
+    assert_close(y, ref.depthwise_conv2d(x, w, stride=2, padding=(0, 1, 0, 1)))
+    y = opzoo.depthwise_conv2d(x, w, stride=1, padding="same")
+    assert_close(y, ref.depthwise_conv2d(x, w, padding=1))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_deterministic_across_runs_threads_and_callers(rng, layout):
+    x, w, b = make_inputs(rng, 4, 48, 1, 40, 40, 5, 5, layout)
+    g = rng.standard_normal(opzoo.depthwise_conv2d(x, w, b, padding=2, layout=layout).shape).astype(np.float32)
+
+    def run():
+        y = opzoo.depthwise_conv2d(x, w, b, stride=1, padding=2, layout=layout, activation="silu")
+        return (y,) + tuple(opzoo.depthwise_conv2d_backward(g, x, w, b, padding=2, layout=layout))
+
+    before = opzoo.get_num_threads()
+    try:
+        opzoo.set_num_threads(1)
+        single = run()
+        opzoo.set_num_threads(3)
+        multi = run()
+    finally:
+        opzoo.set_num_threads(before)
+    results = [None] * 8
+
+    def worker(i):
+        results[i] = run()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(results))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got in [multi, run()] + results:
+        for a, e in zip(got, single):
+            np.testing.assert_array_equal(a, e)
+
+
+def test_simd_variants_agree_bitwise_where_they_both_fuse(rng):
+    levels = [lv for lv in ("avx2", "avx512") if lv in __import__("conftest").available_simd_levels()]
+    if len(levels) < 2:
+        pytest.skip("needs both the AVX2 and AVX-512 variants (this CPU lacks one)")
+    before = _cpu.simd_level()
+    results = []
+    try:
+        for level in levels:
+            _cpu.set_simd_level(level)
+            outs = []
+            for layout in ("NCHW", "NHWC"):
+                x, w, b = make_inputs(np.random.default_rng(7), 2, 35, 1, 23, 41, 5, 5, layout)
+                y = opzoo.depthwise_conv2d(x, w, b, stride=2, padding="same", layout=layout, activation="silu")
+                gx, _, _ = opzoo.depthwise_conv2d_backward(np.ones_like(y), x, w, b, stride=2, padding="same", layout=layout)
+                outs += [y, gx]
+            results.append(outs)
+    finally:
+        _cpu.set_simd_level(before)
+    for a, e in zip(*results):
+        np.testing.assert_array_equal(a, e)
+
+
+# --------------------------------------------------------------------------- bad input
+def _valid(rng):
+    x, w, b = make_inputs(rng, 1, 4, 1, 8, 8, 3, 3)
+    return x, w, b
+
+
+@pytest.mark.parametrize(
+    "mutate, error, match",
+    [
+        (lambda x, w, b: (x[0], w, b, {}), ValueError, r"x: expected 4 dimensions"),
+        (lambda x, w, b: (x, w[:, 0], b, {}), ValueError, r"weight: expected 4 dimensions"),
+        (lambda x, w, b: (x, w.reshape(2, 2, 3, 3), b, {}), ValueError, r"weight: expected shape \(C\*M, 1, kh, kw\)"),
+        (lambda x, w, b: (x, w[:3], b[:3], {}), ValueError, r"multiple of the 4 input channels"),
+        (lambda x, w, b: (x, w, b[:3], {}), ValueError, r"bias: expected shape \(4,\)"),
+        (lambda x, w, b: (x.astype(np.int64), w, b, {}), TypeError, r"x: expected dtype float32 or float64, got int64"),
+        (lambda x, w, b: (x.astype(np.float16), w, b, {}), TypeError, r"float16"),
+        (lambda x, w, b: (x, w.astype(np.float64), b, {}), TypeError, r"weight: expected dtype float32"),
+        (lambda x, w, b: (x, w, b, {"padding": -1}), ValueError, r"padding must be >= 0"),
+        (lambda x, w, b: (x, w, b, {"padding": (1, -2, 0, 0)}), ValueError, r"padding must be >= 0"),
+        (lambda x, w, b: (x, w, b, {"padding": "full"}), ValueError, r"padding: expected"),
+        (lambda x, w, b: (x, w, b, {"padding": (1, 2, 3)}), ValueError, r"padding: expected an int or 2 ints"),
+        (lambda x, w, b: (x, w, b, {"stride": 0}), ValueError, r"stride must be >= 1"),
+        (lambda x, w, b: (x, w, b, {"dilation": (1, 0)}), ValueError, r"dilation must be >= 1"),
+        (lambda x, w, b: (x, w, b, {"stride": 1.5}), TypeError, r"stride: expected an int"),
+        (lambda x, w, b: (x, w, b, {"dilation": 4}), ValueError, r"spans more than the padded input"),
+        (lambda x, w, b: (x[:, :, :2], w, b, {}), ValueError, r"spans more than the padded input"),
+        (lambda x, w, b: (x, w, b, {"layout": "NWHC"}), ValueError, r"layout must be 'NCHW' or 'NHWC'"),
+        (lambda x, w, b: (x, w, b, {"activation": "gelu"}), ValueError, r"activation must be one of"),
+        (lambda x, w, b: (x, w, b, {"out": np.empty((1, 4, 6, 5), np.float32)}), ValueError, r"out: expected shape"),
+        (lambda x, w, b: (x, w, b, {"out": np.empty((1, 4, 6, 6), np.float64)}), TypeError, r"out: expected dtype"),
+        (lambda x, w, b: (x.tolist(), w, b, {}), TypeError, r"x: expected an array"),
+        (lambda x, w, b: (x, w, memoryview(b), {}), None, None),  # buffer-protocol objects are arrays too
+    ],
+)
+def test_bad_input_raises(rng, mutate, error, match):
+    x, w, b, kw = mutate(*_valid(rng))
+    if error is None:
+        opzoo.depthwise_conv2d(x, w, b, **kw)
+        return
+    with pytest.raises(error, match=match):
+        opzoo.depthwise_conv2d(x, w, b, **kw)
+
+
+def test_out_must_not_alias_inputs(rng):
+    x, w, _ = make_inputs(rng, 1, 4, 1, 8, 8, 1, 1)
+    with pytest.raises(ValueError, match="share memory"):
+        opzoo.depthwise_conv2d(x, w, out=x)
+    ro = np.empty_like(x)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        opzoo.depthwise_conv2d(x, w, out=ro)
+
+
+def test_backward_bad_input(rng):
+    x, w, b = _valid(rng)
+    y = opzoo.depthwise_conv2d(x, w, b, padding=1)
+    with pytest.raises(ValueError, match=r"grad_out: expected shape \(1, 4, 8, 8\)"):
+        opzoo.depthwise_conv2d_backward(y[:, :, 1:], x, w, b, padding=1)
+    with pytest.raises(TypeError, match="grad_out: expected dtype float32"):
+        opzoo.depthwise_conv2d_backward(y.astype(np.float64), x, w, b, padding=1)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        opzoo.depthwise_conv2d_backward(y, x, w, b, padding=1, activation="tanh")
+
+
+def test_binding_checks_shapes_itself(rng):
+    """The C++ binding refuses inconsistent arguments even when Python's checks are bypassed."""
+    x, w, _ = make_inputs(rng, 1, 4, 1, 8, 8, 3, 3)
+    args = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), layout="NCHW", activation=0)
+    ok = np.empty((1, 4, 8, 8), np.float32)
+    _cpu.depthwise_forward(x, w, None, ok, **args)
+    cases = [
+        ((x, w, None, np.empty((1, 4, 8, 9), np.float32)), args, r"out: expected shape"),
+        ((x, w, np.ones(3, np.float32), ok), args, r"bias: expected shape"),
+        ((x, w[:3], None, ok), args, r"multiple of the 4 input channels"),
+        ((x[:, :, ::2], w, None, ok), args, r"C-contiguous"),
+        ((x, w, None, ok), dict(args, padding=(1, 1, -1, 1)), r"padding must be >= 0"),
+        ((x, w, None, ok), dict(args, stride=(0, 1)), r"stride must be >= 1"),
+        ((x, w, None, ok), dict(args, activation=9), r"activation code out of range"),
+        ((x, w, None, ok), dict(args, layout="NHCW"), r"layout must be"),
+        ((x, w, None, x), args, r"share memory"),
+        ((x, w, None, ok), dict(args, dilation=(9, 1)), r"larger than the padded input"),
+    ]
+    for positional, kwargs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            _cpu.depthwise_forward(*positional, **kwargs)
+    with pytest.raises(TypeError, match="float32"):
+        _cpu.depthwise_forward(x, w.astype(np.float64), None, ok, **args)
+    grad = np.empty((1, 4, 8, 8), np.float32)
+    bargs = {k: v for k, v in args.items() if k != "activation"}
+    with pytest.raises(ValueError, match=r"grad_out: expected shape"):
+        _cpu.depthwise_backward_input(np.empty((1, 4, 7, 8), np.float32), w, grad, **bargs)
+    with pytest.raises(ValueError, match=r"grad_bias: expected shape"):
+        _cpu.depthwise_backward_weight(ok, x, np.empty_like(w), np.empty(5, np.float32), **bargs)
+
+
+def test_mixed_array_types_raise(rng):
+    torch = pytest.importorskip("torch", reason="torch is the second array type")
+    x, w, b = _valid(rng)
+    with pytest.raises(TypeError, match="all arrays must be of one type"):
+        opzoo.depthwise_conv2d(torch.from_numpy(x), w, b)
+    with pytest.raises(TypeError, match="all arrays must be of one type"):
+        opzoo.depthwise_conv2d(x, w, torch.from_numpy(b))
+
+
+# --------------------------------------------------------------------------- PyTorch peer
+torch_cases = [
+    # (N, C, M, H, W, k, stride, padding, dilation)
+    (2, 8, 1, 17, 23, 3, 1, 1, 1),
+    (2, 8, 1, 17, 23, 3, 2, 1, 1),
+    (1, 6, 1, 30, 30, 5, 2, 2, 1),
+    (3, 5, 3, 12, 19, 3, (2, 1), (0, 2), (1, 2)),
+    (2, 16, 1, 11, 11, 7, 1, 3, 2),
+    (1, 3, 2, 9, 14, 4, 3, 0, 1),
+]
+
+
+@pytest.mark.parametrize("case", torch_cases)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matches_torch_forward_and_autograd(rng, case, channels_last, dtype):
+    torch = pytest.importorskip("torch", reason="PyTorch is the peer for depthwise conv2d")
+    import torch.nn.functional as F
+
+    N, C, M, H, W, k, stride, padding, dilation = case
+    x, w, b = make_inputs(rng, N, C, M, H, W, k, k, dtype=np.dtype(dtype))
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True)
+    xin = xt.detach().contiguous(memory_format=torch.channels_last) if channels_last else xt.detach()
+    yt = F.conv2d(xt, wt, bt, stride, padding, dilation, groups=C)
+    y = opzoo.depthwise_conv2d(xin, torch.from_numpy(w), torch.from_numpy(b), stride, padding, dilation)
+    assert isinstance(y, torch.Tensor) and y.dtype == yt.dtype
+    assert y.is_contiguous(memory_format=torch.channels_last) == channels_last
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    assert_close(y.numpy(), yt.detach().numpy(), rtol)
+
+    g = torch.tensor(rng.standard_normal(tuple(yt.shape)).astype(dtype))
+    yt.backward(g)
+    gx, gw, gb = opzoo.depthwise_conv2d_backward(g, xin, torch.from_numpy(w), torch.from_numpy(b), stride, padding, dilation)
+    assert all(isinstance(t, torch.Tensor) for t in (gx, gw, gb))
+    assert_close(gx.numpy(), xt.grad.numpy(), rtol, "grad_x")
+    assert_close(gw.numpy(), wt.grad.numpy(), rtol * 20, "grad_weight")
+    assert_close(gb.numpy(), bt.grad.numpy(), rtol * 20, "grad_bias")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS[1:])
+def test_matches_torch_with_activation(rng, activation):
+    torch = pytest.importorskip("torch", reason="PyTorch is the peer for depthwise conv2d")
+    import torch.nn.functional as F
+
+    acts = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "hardswish": F.hardswish, "sigmoid": torch.sigmoid}
+    x, w, b = make_inputs(rng, 2, 6, 1, 15, 15, 3, 3, dtype=np.float64)
+    x *= 3
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = acts[activation](F.conv2d(xt, wt, bt, 2, 1, 1, groups=6))
+    y = opzoo.depthwise_conv2d(x, w, b, 2, 1, activation=activation)
+    assert_close(y, yt.detach().numpy(), 1e-12)
+    g = rng.standard_normal(y.shape)
+    yt.backward(torch.tensor(g))
+    grads = opzoo.depthwise_conv2d_backward(g, x, w, b, 2, 1, activation=activation)
+    for got, t in zip(grads, (xt, wt, bt)):
+        assert_close(got, t.grad.numpy(), 1e-12)
+
+
+def test_torch_out_and_requires_grad(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch tensors as out= and with requires_grad")
+    x, w, b = make_inputs(rng, 1, 4, 1, 6, 6, 3, 3)
+    out = torch.empty(1, 4, 6, 6)
+    xt = torch.tensor(x, requires_grad=True)
+    res = opzoo.depthwise_conv2d(xt, torch.from_numpy(w), torch.from_numpy(b), padding=1, out=out)
+    assert res is out
+    assert_close(out.numpy(), ref.depthwise_conv2d(x, w, b, padding=1))
+    assert not res.requires_grad
+
+
+def test_gpu_arrays_are_refused_clearly():
+    class FakeCudaArray:
+        __cuda_array_interface__ = {"shape": (1,), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    w = np.ones((1, 1, 1, 1), np.float32)
+    with pytest.raises(RuntimeError, match="no CUDA module"):
+        opzoo.depthwise_conv2d(FakeCudaArray(), w)

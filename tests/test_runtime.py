@@ -1,0 +1,76 @@
+import threading
+
+import numpy as np
+import pytest
+
+import opzoo
+from opzoo import _cpu
+
+
+def test_info_reports_build_and_runtime():
+    info = opzoo.info()
+    assert info["version"] == opzoo.__version__
+    assert info["simd"] in {"avx512", "avx2", "neon", "scalar"}
+    assert info["simd_detected"] in {"avx512", "avx2", "neon", "scalar"}
+    assert isinstance(info["openmp"], bool)
+    assert info["num_threads"] == opzoo.get_num_threads() >= 1
+    assert info["cuda"] == {"built": False, "available": False, "device": None}
+    assert info["compiler"]
+
+
+def test_set_num_threads_roundtrip_and_errors():
+    before = opzoo.get_num_threads()
+    try:
+        opzoo.set_num_threads(3)
+        assert opzoo.get_num_threads() == 3
+        assert opzoo.info()["num_threads"] == 3
+    finally:
+        opzoo.set_num_threads(before)
+    with pytest.raises(ValueError, match=">= 1"):
+        opzoo.set_num_threads(0)
+    with pytest.raises(TypeError, match="int"):
+        opzoo.set_num_threads(2.5)
+
+
+def test_thread_setting_is_process_wide():
+    before = opzoo.get_num_threads()
+    try:
+        t = threading.Thread(target=opzoo.set_num_threads, args=(1,))
+        t.start()
+        t.join()
+        assert opzoo.get_num_threads() == 1
+    finally:
+        opzoo.set_num_threads(before)
+
+
+def test_simd_level_can_be_lowered_not_raised():
+    before = _cpu.simd_level()
+    try:
+        _cpu.set_simd_level("scalar")
+        assert opzoo.info()["simd"] == "scalar"
+    finally:
+        _cpu.set_simd_level(before)
+    assert _cpu.simd_level() == before
+    with pytest.raises(ValueError, match="one of"):
+        _cpu.set_simd_level("sse9")
+    if _cpu.detected_simd_level() != "neon":
+        with pytest.raises(ValueError, match="not supported"):
+            _cpu.set_simd_level("neon")
+
+
+def test_package_imports_without_torch_loaded():
+    import subprocess
+    import sys
+
+    code = "import sys, opzoo; import numpy; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import opzoo.ops.depthwise
+
+    for module in (opzoo, opzoo._runtime, opzoo.ops.depthwise):
+        failures, _ = doctest.testmod(module, extraglobs={"np": np})
+        assert failures == 0, module.__name__
