@@ -57,6 +57,21 @@ inline int64_t tap_offset(const DepthwiseShape& s, const PhaseRows& g, int64_t a
   return a * s.dilation_h * g.row_len + (col % s.stride_w) * g.phase_len + col / s.stride_w;
 }
 
+// Inline fills and copies: the rows of small planes are too short to pay for a libc call.
+template <class V>
+void zero_span(typename V::value_type* p, int64_t n) {
+  int64_t i = 0;
+  for (; i + V::width <= n; i += V::width) V::store(p + i, V::zero());
+  if (i < n) V::store_n(p + i, V::zero(), int(n - i));
+}
+
+template <class V>
+void copy_span(typename V::value_type* dst, const typename V::value_type* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + V::width <= n; i += V::width) V::store(dst + i, V::load(src + i));
+  if (i < n) V::store_n(dst + i, V::load_n(src + i, int(n - i)), int(n - i));
+}
+
 // Copies padded rows [row0, row0 + rows) of one input plane (H, W) into `dst`, phase
 // split; rows outside the input are zeros.
 template <class V>
@@ -69,16 +84,16 @@ void gather_phase_rows(const DepthwiseShape& s, const PhaseRows& g,
   for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
     const int64_t ih = row0 + r - s.pad_top;
     if (ih < 0 || ih >= s.H || used <= 0) {
-      std::memset(dst, 0, size_t(g.row_len) * sizeof(T));
+      zero_span<V>(dst, g.row_len);
       continue;
     }
     const T* src = plane + ih * s.W;
     if (sw == 1) {
-      std::memset(dst, 0, size_t(pl) * sizeof(T));
-      std::memcpy(dst + pl, src, size_t(used) * sizeof(T));
-      std::memset(dst + pl + used, 0, size_t(g.row_len - pl - used) * sizeof(T));
+      zero_span<V>(dst, pl);
+      copy_span<V>(dst + pl, src, used);
+      zero_span<V>(dst + pl + used, g.row_len - pl - used);
     } else if (sw == 2) {
-      std::memset(dst, 0, size_t(g.row_len) * sizeof(T));
+      zero_span<V>(dst, g.row_len);
       // Input column 2i+e lands at padded column 2i+e+pl: its phase and index follow pl's parity.
       const int64_t a = pl / 2;
       T* even_dst = (pl % 2 == 0) ? dst + a : dst + g.phase_len + a;
@@ -95,7 +110,7 @@ void gather_phase_rows(const DepthwiseShape& s, const PhaseRows& g,
         if (2 * i + 1 < used) odd_dst[i] = src[2 * i + 1];
       }
     } else {
-      std::memset(dst, 0, size_t(g.row_len) * sizeof(T));
+      zero_span<V>(dst, g.row_len);
       for (int64_t i = 0; i < used; ++i) {
         const int64_t p = i + pl;
         dst[(p % sw) * g.phase_len + p / sw] = src[i];
@@ -223,17 +238,14 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
 }
 
 // ---------------------------------------------------------------------------------
-// NHWC. V::width > 1 needs M == 1 (output channel = input channel, one vector load);
-// the callers route M > 1 to ScalarVec, where input channel = output channel / M.
+// NHWC forward. Each task copies the padded input rows of a band of output rows
+// into zero-bordered scratch (one contiguous copy per row in NHWC), so that
+// every output pixel, border or not, runs the same register-blocked loop: kBlock
+// pixels x one vector of channels. V::width > 1 needs M == 1 (output channel = input
+// channel); M > 1 runs on ScalarVec, where input channel = output channel / M.
 
-// Taps (kh range, and kw range for one output column) that fall inside the input.
-inline void valid_range(int64_t start, int64_t extent, int64_t k, int64_t dilation, int64_t& lo,
-                        int64_t& hi) {
-  // start + i * dilation in [0, extent)  <=>  i in [lo, hi)
-  lo = start >= 0 ? 0 : ceil_div(-start, dilation);
-  hi = extent - 1 - start < 0 ? 0 : min64(k, (extent - 1 - start) / dilation + 1);
-  if (hi < lo) hi = lo;
-}
+// Input channel of output channel oc (oc itself whenever V::width > 1).
+inline int64_t input_channel(const DepthwiseShape& s, int64_t oc) { return oc / s.M; }
 
 template <class V, bool Full>
 typename V::reg load_lanes(const typename V::value_type* p, int lanes) {
@@ -247,117 +259,119 @@ void store_lanes(typename V::value_type* p, typename V::reg v, int lanes) {
   else V::store_n(p, v, lanes);
 }
 
-// Input channel of output channel oc (oc itself whenever V::width > 1).
-inline int64_t input_channel(const DepthwiseShape& s, int64_t oc) { return oc / s.M; }
+// From this many channels on, NHWC rows run 4 channel vectors per block.
+constexpr int64_t kWideChannels = 256;
 
-// Interior output pixels [ow_lo, ow_end) of one row (every tap inside the input),
-// output channels [oc0, oc0 + lanes), kBlock pixels at a time; ow_end - ow_lo is a
-// multiple of kBlock. wp: weights packed (kh*kw, C*M).
+struct PaddedRows {
+  int64_t pixels;   // padded columns a band reads, whole pixel blocks included
+  int64_t row_len;  // pixels * C
+};
+
+inline PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
+  PaddedRows g;
+  g.pixels = (round_up(s.Wo, kBlock) - 1) * s.stride_w + (s.kw - 1) * s.dilation_w + 1;
+  g.row_len = g.pixels * s.C;
+  return g;
+}
+
+// Padded rows [row0, row0 + rows) of image `img` (H, W, C) into `dst`, zero outside.
+template <class V>
+void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* img,
+                        int64_t row0, int64_t rows, typename V::value_type* dst) {
+  const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
+  const int64_t left = min64(s.pad_left, g.pixels) * s.C;
+  for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
+    const int64_t ih = row0 + r - s.pad_top;
+    if (ih < 0 || ih >= s.H || used == 0) {
+      zero_span<V>(dst, g.row_len);
+      continue;
+    }
+    zero_span<V>(dst, left);
+    copy_span<V>(dst + left, img + ih * s.W * s.C, used * s.C);
+    zero_span<V>(dst + left + used * s.C, g.row_len - left - used * s.C);
+  }
+}
+
+// Output row `oh` (inside the band starting at oh0), output channels [oc0, oc0 + lanes).
 template <class V, int K, bool Full>
-void forward_nhwc_interior(const DepthwiseShape& s, const typename V::value_type* ximg,
-                           const typename V::value_type* wp, const typename V::value_type* bias,
-                           typename V::value_type* yrow, int64_t oh, int64_t kh_lo,
-                           int64_t kh_hi, int64_t ow_lo, int64_t ow_end, int64_t oc0, int lanes) {
+void forward_nhwc_row_channels(const DepthwiseShape& s, const PaddedRows& g,
+                               const typename V::value_type* rows, int64_t oh, int64_t oh0,
+                               const typename V::value_type* wp, const typename V::value_type* bias,
+                               typename V::value_type* yrow, int64_t oc0, int lanes) {
   using R = typename V::reg;
   constexpr int U = kBlock;
-  const int64_t KW = K ? K : s.kw, CM = s.C * s.M;
-  const auto* xc = ximg + input_channel(s, oc0);
+  const int64_t KH = K ? K : s.kh, KW = K ? K : s.kw, CM = s.C * s.M;
   R wreg[K > 0 ? K * K : 1];
   if constexpr (K > 0)
     for (int t = 0; t < K * K; ++t) wreg[t] = load_lanes<V, Full>(wp + t * CM + oc0, lanes);
   const R vbias = bias ? load_lanes<V, Full>(bias + oc0, lanes) : V::zero();
+  const auto* base = rows + (oh - oh0) * s.stride_h * g.row_len + input_channel(s, oc0);
   const int64_t pix_step = s.stride_w * s.C, tap_step = s.dilation_w * s.C;
-  const int64_t ih0 = oh * s.stride_h - s.pad_top;
-  for (int64_t ow = ow_lo; ow < ow_end; ow += U) {
+  const int64_t row_step = s.dilation_h * g.row_len;
+  for (int64_t ow = 0; ow < s.Wo; ow += U) {
     R acc[U];
     for (int u = 0; u < U; ++u) acc[u] = V::zero();
-    const auto* px0 = xc + (ih0 * s.W + ow * s.stride_w - s.pad_left) * s.C;
-    auto kernel_row = [&](int64_t a) {
-      const auto* px = px0 + a * s.dilation_h * s.W * s.C;
+    const auto* px = base + ow * pix_step;
+    for (int64_t a = 0; a < KH; ++a)
       for (int64_t b = 0; b < KW; ++b) {
         R wv;
         if constexpr (K > 0) wv = wreg[a * K + b];
         else wv = load_lanes<V, Full>(wp + (a * KW + b) * CM + oc0, lanes);
-        for (int u = 0; u < U; ++u)
-          acc[u] = V::fma(wv, load_lanes<V, Full>(px + b * tap_step + u * pix_step, lanes), acc[u]);
+        const auto* pt = px + a * row_step + b * tap_step;
+        for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(pt + u * pix_step, lanes), acc[u]);
       }
-    };
-    if (K > 0 && kh_lo == 0 && kh_hi == K) {
-      for (int a = 0; a < K; ++a) kernel_row(a);  // constant trip count: unrolled, weights stay in registers
-    } else {
-      for (int64_t a = kh_lo; a < kh_hi; ++a) kernel_row(a);
-    }
-    for (int u = 0; u < U; ++u) store_lanes<V, Full>(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias), lanes);
+    for (int u = 0; u < U && ow + u < s.Wo; ++u)
+      store_lanes<V, Full>(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias), lanes);
   }
 }
 
-// Every output channel of one pixel, taps checked against the input's edges, kBlock
-// vectors of channels at a time (independent sums rather than one long chain).
+// Output row `oh`, output channels [oc0, oc0 + 4 vectors): 2 pixels x 4 channel
+// vectors per block, weights loaded per tap. For many channels this reads 256
+// contiguous bytes per pixel where the one-vector kernel reads 64 at a wide stride.
 template <class V>
-void forward_nhwc_pixel(const DepthwiseShape& s, const typename V::value_type* ximg,
-                        const typename V::value_type* wp, const typename V::value_type* bias,
-                        typename V::value_type* yrow, int64_t oh, int64_t ow,
-                        int64_t kh_lo, int64_t kh_hi) {
+void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
+                           int64_t oh, int64_t oh0, const typename V::value_type* wp,
+                           const typename V::value_type* bias, typename V::value_type* yrow, int64_t oc0) {
   using R = typename V::reg;
-  constexpr int U = kBlock, Wd = V::width;
-  const int64_t CM = s.C * s.M, iw0 = ow * s.stride_w - s.pad_left;
-  const int64_t ih0 = oh * s.stride_h - s.pad_top;
-  int64_t kw_lo, kw_hi;
-  valid_range(iw0, s.W, s.kw, s.dilation_w, kw_lo, kw_hi);
-  auto* y = yrow + ow * CM;
-  int64_t oc0 = 0;
-  for (; oc0 + U * Wd <= CM; oc0 += U * Wd) {
-    R acc[U];
-    for (int u = 0; u < U; ++u) acc[u] = V::zero();
-    for (int64_t a = kh_lo; a < kh_hi; ++a)
-      for (int64_t b = kw_lo; b < kw_hi; ++b) {
-        const auto* px = ximg + ((ih0 + a * s.dilation_h) * s.W + iw0 + b * s.dilation_w) * s.C;
+  constexpr int UC = 4, UP = 2, Wd = V::width;
+  const int64_t CM = s.C * s.M;
+  R vbias[UC];
+  for (int c = 0; c < UC; ++c) vbias[c] = bias ? V::load(bias + oc0 + c * Wd) : V::zero();
+  const auto* base = rows + (oh - oh0) * s.stride_h * g.row_len + oc0;
+  const int64_t pix_step = s.stride_w * s.C, tap_step = s.dilation_w * s.C;
+  const int64_t row_step = s.dilation_h * g.row_len;
+  for (int64_t ow = 0; ow < s.Wo; ow += UP) {
+    R acc[UP][UC];
+    for (int p = 0; p < UP; ++p)
+      for (int c = 0; c < UC; ++c) acc[p][c] = V::zero();
+    const auto* px = base + ow * pix_step;
+    for (int64_t a = 0; a < s.kh; ++a)
+      for (int64_t b = 0; b < s.kw; ++b) {
         const auto* wt = wp + (a * s.kw + b) * CM + oc0;
-        for (int u = 0; u < U; ++u)
-          acc[u] = V::fma(V::load(wt + u * Wd), V::load(px + input_channel(s, oc0 + u * Wd)), acc[u]);
+        const auto* pt = px + a * row_step + b * tap_step;
+        for (int c = 0; c < UC; ++c) {
+          const R wv = V::load(wt + c * Wd);
+          for (int p = 0; p < UP; ++p) acc[p][c] = V::fma(wv, V::load(pt + p * pix_step + c * Wd), acc[p][c]);
+        }
       }
-    for (int u = 0; u < U; ++u) {
-      const R b = bias ? V::load(bias + oc0 + u * Wd) : V::zero();
-      V::store(y + oc0 + u * Wd, V::add(acc[u], b));
-    }
-  }
-  for (; oc0 < CM; oc0 += Wd) {
-    const int lanes = int(min64(Wd, CM - oc0));
-    R acc = V::zero();
-    for (int64_t a = kh_lo; a < kh_hi; ++a)
-      for (int64_t b = kw_lo; b < kw_hi; ++b) {
-        const auto* px = ximg + ((ih0 + a * s.dilation_h) * s.W + iw0 + b * s.dilation_w) * s.C;
-        acc = V::fma(V::load_n(wp + (a * s.kw + b) * CM + oc0, lanes), V::load_n(px + input_channel(s, oc0), lanes), acc);
-      }
-    const R b = bias ? V::load_n(bias + oc0, lanes) : V::zero();
-    V::store_n(y + oc0, V::add(acc, b), lanes);
+    for (int p = 0; p < UP && ow + p < s.Wo; ++p)
+      for (int c = 0; c < UC; ++c) V::store(yrow + (ow + p) * CM + oc0 + c * Wd, V::add(acc[p][c], vbias[c]));
   }
 }
 
 template <class V, int K>
-void forward_nhwc_row(const DepthwiseShape& s, const typename V::value_type* x,
-                      const typename V::value_type* wp, const typename V::value_type* bias,
-                      Activation act, typename V::value_type* y, int64_t row) {
-  const int64_t n = row / s.Ho, oh = row % s.Ho, CM = s.C * s.M;
-  const auto* ximg = x + n * s.H * s.W * s.C;
-  auto* yrow = y + row * s.Wo * CM;
-  int64_t kh_lo, kh_hi;
-  valid_range(oh * s.stride_h - s.pad_top, s.H, s.kh, s.dilation_h, kh_lo, kh_hi);
-  // Interior columns: every kw tap inside the input.
-  const int64_t reach = (s.kw - 1) * s.dilation_w;
-  const int64_t ow_lo = min64(s.Wo, ceil_div(s.pad_left, s.stride_w));
-  const int64_t ow_hi = max64(ow_lo, min64(s.Wo, floor_div(s.W - 1 + s.pad_left - reach, s.stride_w) + 1));
-  const int64_t ow_end = ow_lo + (ow_hi - ow_lo) / kBlock * kBlock;
-  if (ow_end > ow_lo) {
-    int64_t oc0 = 0;
-    for (; oc0 + V::width <= CM; oc0 += V::width)
-      forward_nhwc_interior<V, K, true>(s, ximg, wp, bias, yrow, oh, kh_lo, kh_hi, ow_lo, ow_end, oc0, V::width);
-    if (oc0 < CM)
-      forward_nhwc_interior<V, K, false>(s, ximg, wp, bias, yrow, oh, kh_lo, kh_hi, ow_lo, ow_end, oc0,
-                                         int(CM - oc0));
-  }
-  for (int64_t ow = 0; ow < ow_lo; ++ow) forward_nhwc_pixel<V>(s, ximg, wp, bias, yrow, oh, ow, kh_lo, kh_hi);
-  for (int64_t ow = ow_end; ow < s.Wo; ++ow) forward_nhwc_pixel<V>(s, ximg, wp, bias, yrow, oh, ow, kh_lo, kh_hi);
+void forward_nhwc_row(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
+                      int64_t oh, int64_t oh0, const typename V::value_type* wp,
+                      const typename V::value_type* bias, Activation act, typename V::value_type* yrow) {
+  const int64_t CM = s.C * s.M;
+  int64_t oc0 = 0;
+  if (V::width > 1 && CM >= kWideChannels)
+    for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
+      forward_nhwc_row_wide<V>(s, g, rows, oh, oh0, wp, bias, yrow, oc0);
+  for (; oc0 + V::width <= CM; oc0 += V::width)
+    forward_nhwc_row_channels<V, K, true>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, V::width);
+  if (oc0 < CM)
+    forward_nhwc_row_channels<V, K, false>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, int(CM - oc0));
   activate_span<V>(act, yrow, s.Wo * CM);
 }
 
@@ -369,21 +383,50 @@ void pack_weights_tap_major(const DepthwiseShape& s, const T* w, T* wp) {
     for (int64_t t = 0; t < kk; ++t) wp[t * CM + oc] = w[oc * kk + t];
 }
 
+// Elements of NHWC band scratch per thread: about half of a core's L2.
+constexpr int64_t kNhwcBandBudget = 131072;
+
 template <class V>
 void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
                   const typename V::value_type* w, const typename V::value_type* bias,
                   Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
   if (V::width > 1 && s.M > 1) return forward_nhwc<ScalarVec<T>>(s, x, w, bias, act, y);
-  using RowFn = void (*)(const DepthwiseShape&, const T*, const T*, const T*, Activation, T*, int64_t);
+  using RowFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, int64_t, int64_t, const T*,
+                         const T*, Activation, T*);
   RowFn row_fn = forward_nhwc_row<V, 0>;
   if (s.kh == 3 && s.kw == 3) row_fn = forward_nhwc_row<V, 3>;
   if (s.kh == 5 && s.kw == 5) row_fn = forward_nhwc_row<V, 5>;
-  ThreadScratch<T> packed(s.kh * s.kw * s.C * s.M, 1);
+  const int64_t CM = s.C * s.M;
+  ThreadScratch<T> packed(s.kh * s.kw * CM, 1);
   pack_weights_tap_major(s, w, packed.get(0));
   const T* wp = packed.get(0);
-  const int64_t rows = s.N * s.Ho;
-  parallel_for(rows, threads_for(rows), [&](int64_t row, int) { row_fn(s, x, wp, bias, act, y, row); });
+
+  const PaddedRows g = nhwc_padded_rows(s);
+  const int64_t fit = (kNhwcBandBudget / max64(g.row_len, 1) - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1;
+  int64_t rows_per_band = max64(1, min64(fit, s.Ho));
+  const int64_t want_bands = ceil_div(4 * int64_t(num_threads()), max64(s.N, 1));
+  if (ceil_div(s.Ho, rows_per_band) < want_bands) rows_per_band = max64(1, ceil_div(s.Ho, want_bands));
+  const int64_t bands = ceil_div(s.Ho, rows_per_band);
+  const int threads = threads_for(s.N * bands);
+  ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
+  parallel_for(s.N * bands, threads, [&](int64_t task, int thread) {
+    const int64_t n = task / bands, oh0 = (task % bands) * rows_per_band;
+    const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
+    T* rows = scratch.get(thread);
+    gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows);
+    for (int64_t oh = oh0; oh < oh1; ++oh)
+      row_fn(s, g, rows, oh, oh0, wp, bias, act, y + (n * s.Ho + oh) * s.Wo * CM);
+  });
+}
+
+// Taps (kh range, and kw range for one output column) that fall inside the input.
+inline void valid_range(int64_t start, int64_t extent, int64_t k, int64_t dilation, int64_t& lo,
+                        int64_t& hi) {
+  // start + i * dilation in [0, extent)  <=>  i in [lo, hi)
+  lo = start >= 0 ? 0 : ceil_div(-start, dilation);
+  hi = extent - 1 - start < 0 ? 0 : min64(k, (extent - 1 - start) / dilation + 1);
+  if (hi < lo) hi = lo;
 }
 
 // ---------------------------------------------------------------------------------

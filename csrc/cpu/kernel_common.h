@@ -21,8 +21,6 @@ inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 // a >= 0, b > 0
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t m) { return ceil_div(a, m) * m; }
-// Floor division for any sign of a, b > 0.
-inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // One 64-byte aligned block of `per_thread` elements for each thread of a parallel
 // region, taken before the region so a failure throws where it can be caught.
