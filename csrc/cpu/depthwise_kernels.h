@@ -3,10 +3,11 @@
 // taps in (kh, kw) order starting from zero, then adds the bias, so a result depends
 // only on V, never on the thread count or on how the work was split.
 //
-// NCHW kernels read a zero-padded copy of the input rows they need, split by column
-// phase (padded column p sits in phase p % stride_w at index p / stride_w), so that
-// every tap of every stride and dilation is one contiguous vector load.
-// NHWC kernels vectorise over channels and skip the taps that fall into padding.
+// Forward kernels read a zero-padded copy of the band of input rows they need, so
+// border pixels run the same blocked loop as the rest. NCHW splits that copy by
+// column phase (padded column p sits in phase p % stride_w at index p / stride_w), so
+// every tap of every stride and dilation is one contiguous vector load along a row;
+// NHWC vectorises over channels. Backward NHWC kernels skip the taps in padding.
 #pragma once
 
 #include <cstring>
