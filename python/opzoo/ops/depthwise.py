@@ -216,7 +216,8 @@ def _run_forward(geo, xk, kernel_layout, weight, bias, act, out=None):
         view = _to_layout(out, geo.layout, kernel_layout)
         if view.flags.c_contiguous:
             yk = view
-    if yk is None:
+    in_place = yk is not None
+    if not in_place:
         yk = np.empty(geo.output_shape(kernel_layout), dtype=xk.dtype)
     _cpu.depthwise_forward(
         xk,
@@ -226,7 +227,7 @@ def _run_forward(geo, xk, kernel_layout, weight, bias, act, out=None):
         activation=act,
         **geo.kernel_args(kernel_layout),
     )
-    if out is not None and not np.shares_memory(yk, out):
+    if out is not None and not in_place:
         np.copyto(out, _to_layout(yk, kernel_layout, geo.layout))
     return yk
 
