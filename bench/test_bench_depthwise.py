@@ -4,13 +4,12 @@ against torch (contiguous and channels_last) and the NumPy reference."""
 import pytest
 from conftest import record
 
-from opzoo._bench import CASE_A_RATIOS, NUMPY, case_a_layers, check
+from opzoo._bench import CASE_A_IMPLS, CASE_A_RATIOS, NUMPY, case_a_layers, check
 
 LAYERS = case_a_layers()
-IMPLS = ["opzoo NCHW", "opzoo NHWC", "torch NCHW", "torch channels_last", NUMPY]
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", CASE_A_IMPLS)
 @pytest.mark.parametrize("layer", LAYERS, ids=[layer.label.replace(" ", "_") for layer in LAYERS])
 def test_case_a(benchmark, layer, impl):
     if impl not in layer.impls:

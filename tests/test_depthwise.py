@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, available_simd_levels
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -219,7 +219,7 @@ def test_deterministic_across_runs_threads_and_callers(rng, layout):
 
 
 def test_simd_variants_agree_bitwise_where_they_both_fuse(rng):
-    levels = [lv for lv in ("avx2", "avx512") if lv in __import__("conftest").available_simd_levels()]
+    levels = [lv for lv in ("avx2", "avx512") if lv in available_simd_levels()]
     if len(levels) < 2:
         pytest.skip("needs both the AVX2 and AVX-512 variants (this CPU lacks one)")
     before = _cpu.simd_level()

@@ -184,14 +184,14 @@ void forward_nchw_band(const DepthwiseShape& s, const PhaseRows& g,
   }
 }
 
-// Output rows per band: the band's phase rows fit kBandBudget, and there are enough
-// (plane, band) tasks to keep every thread busy. A multiple of `block_rows`.
-inline int64_t band_rows(const DepthwiseShape& s, const PhaseRows& g, int64_t planes, int threads,
-                         int block_rows) {
-  const int64_t fit_rows = kBandBudget / g.row_len;
-  int64_t rows = (fit_rows - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1;
+// Output rows per band: the band's padded input rows (row_len elements each) fit
+// `budget`, and, when threads > 0, there are enough (task, band) pairs to keep every
+// thread busy. A multiple of `block_rows`.
+inline int64_t band_rows(const DepthwiseShape& s, int64_t row_len, int64_t budget, int64_t tasks, int threads,
+                         int block_rows = 1) {
+  int64_t rows = (budget / max64(row_len, 1) - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1;
   rows = max64(1, min64(rows, s.Ho));
-  const int64_t want_bands = ceil_div(4 * int64_t(threads), max64(planes, 1));
+  const int64_t want_bands = ceil_div(4 * int64_t(threads), max64(tasks, 1));
   if (ceil_div(s.Ho, rows) < want_bands) rows = max64(1, ceil_div(s.Ho, want_bands));
   return round_up(rows, block_rows);
 }
@@ -219,7 +219,7 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
 
   const PhaseRows g = phase_rows(s, int64_t(cols) * V::width);
   const int64_t planes = s.N * s.C, kk = s.kh * s.kw, CM = s.C * s.M;
-  const int64_t rows_per_band = band_rows(s, g, planes, num_threads(), block_rows);
+  const int64_t rows_per_band = band_rows(s, g.row_len, kBandBudget, planes, num_threads(), block_rows);
   const int64_t bands = ceil_div(s.Ho, rows_per_band);
   const int threads = threads_for(planes * bands);
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
@@ -404,10 +404,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   const T* wp = packed.get(0);
 
   const PaddedRows g = nhwc_padded_rows(s);
-  const int64_t fit = (kNhwcBandBudget / max64(g.row_len, 1) - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1;
-  int64_t rows_per_band = max64(1, min64(fit, s.Ho));
-  const int64_t want_bands = ceil_div(4 * int64_t(num_threads()), max64(s.N, 1));
-  if (ceil_div(s.Ho, rows_per_band) < want_bands) rows_per_band = max64(1, ceil_div(s.Ho, want_bands));
+  const int64_t rows_per_band = band_rows(s, g.row_len, kNhwcBandBudget, s.N, num_threads());
   const int64_t bands = ceil_div(s.Ho, rows_per_band);
   const int threads = threads_for(s.N * bands);
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
@@ -490,7 +487,7 @@ void backward_weight_nchw(const DepthwiseShape& s, const typename V::value_type*
   constexpr int Wd = V::width;
   const PhaseRows g = phase_rows(s, Wd);
   const int64_t kk = s.kh * s.kw, CM = s.C * s.M;
-  const int64_t rows_per_band = max64(1, min64(s.Ho, (kBandBudget / g.row_len - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1));
+  const int64_t rows_per_band = band_rows(s, g.row_len, kBandBudget, s.C, 0);  // threads split channels here
   const int64_t acc_len = s.M * (kk + 1) * Wd;  // per m: kk tap sums, then the bias sum
   const int threads = threads_for(s.C);
   ThreadScratch<T> rows_scratch(padded_rows(s, rows_per_band) * g.row_len, threads);

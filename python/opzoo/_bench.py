@@ -35,6 +35,8 @@ CASE_A_BATCH = 8
 OPZOO_NCHW, OPZOO_NHWC = "opzoo NCHW", "opzoo NHWC"
 TORCH_NCHW, TORCH_CL = "torch NCHW", "torch channels_last"
 NUMPY = "NumPy reference"
+#: Every implementation of case A, in table order.
+CASE_A_IMPLS = [OPZOO_NCHW, OPZOO_NHWC, TORCH_NCHW, TORCH_CL, NUMPY]
 #: (opzoo implementation, peer it is measured against) for the ratio columns.
 CASE_A_RATIOS = [(OPZOO_NCHW, TORCH_NCHW), (OPZOO_NHWC, TORCH_CL)]
 
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"opzoo {info['version']}  simd={info['simd']}  threads={threads}  "
           f"torch={'not installed' if torch is None else torch.__version__}  numpy={np.__version__}")
     result = run_case_a(quick=args.quick)
-    columns = [c for c in (OPZOO_NCHW, OPZOO_NHWC, TORCH_NCHW, TORCH_CL, NUMPY) if c in result["sum"]]
+    columns = [c for c in CASE_A_IMPLS if c in result["sum"]]
     print(f"\nCase A: depthwise conv2d, EfficientNet-B0 layers, batch {result['batch']}, float32 "
           "(median ms per call; ratios > 1 mean opzoo is faster)\n")
     rows = result["rows"] + [{"label": "SUM", "ms": result["sum"]}]
