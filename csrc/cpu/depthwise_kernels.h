@@ -25,13 +25,6 @@ constexpr int kBlock = 4;
 // Elements of band scratch per thread before a plane is split into row bands.
 constexpr int64_t kBandBudget = 16384;
 
-// NCHW blocks are rows x vectors, kBlock in all: wide rows take kBlock vectors of one
-// row; narrow rows take one vector of several rows, so lanes are not wasted on width.
-inline int nchw_block_cols(int64_t Wo, int width) {
-  const int64_t vectors = ceil_div(Wo, width);
-  return vectors >= 4 ? 4 : vectors == 1 ? 1 : 2;
-}
-
 // Where the phase-split copy of one padded input row keeps its elements.
 struct PhaseRows {
   int64_t width;      // padded columns the kernel reads: (Wo-1)*sw + (kw-1)*dw + 1
@@ -73,6 +66,15 @@ void copy_span(typename V::value_type* dst, const typename V::value_type* src, i
   if (i < n) V::store_n(dst + i, V::load_n(src + i, int(n - i)), int(n - i));
 }
 
+// Stores the first `count` lanes of v (all of them when count >= width).
+template <class V>
+void store_outputs(typename V::value_type* dst, typename V::reg v, int64_t count) {
+  if (count >= V::width)
+    V::store(dst, v);
+  else if (count > 0)
+    V::store_n(dst, v, int(count));
+}
+
 // Copies padded rows [row0, row0 + rows) of one input plane (H, W) into `dst`, phase
 // split; rows outside the input are zeros.
 template <class V>
@@ -99,16 +101,19 @@ void gather_phase_rows(const DepthwiseShape& s, const PhaseRows& g,
       const int64_t a = pl / 2;
       T* even_dst = (pl % 2 == 0) ? dst + a : dst + g.phase_len + a;
       T* odd_dst = (pl % 2 == 0) ? dst + g.phase_len + a : dst + a + 1;
-      int64_t i = 0;
-      for (; 2 * (i + V::width) <= used; i += V::width) {
-        typename V::reg e, o;
-        V::load_deinterleave2(src + 2 * i, e, o);
-        V::store(even_dst + i, e);
-        V::store(odd_dst + i, o);
-      }
-      for (; 2 * i < used; ++i) {
-        even_dst[i] = src[2 * i];
-        if (2 * i + 1 < used) odd_dst[i] = src[2 * i + 1];
+      for (int64_t i = 0; 2 * i < used; i += V::width) {
+        const int64_t left = used - 2 * i;  // input elements still to place
+        typename V::reg lo, hi, e, o;
+        if (left >= 2 * V::width) {
+          lo = V::load(src + 2 * i);
+          hi = V::load(src + 2 * i + V::width);
+        } else {
+          lo = V::load_n(src + 2 * i, int(min64(left, V::width)));
+          hi = V::load_n(src + 2 * i + V::width, int(max64(left - V::width, 0)));
+        }
+        V::deinterleave2(lo, hi, e, o);
+        store_outputs<V>(even_dst + i, e, (left + 1) / 2);
+        store_outputs<V>(odd_dst + i, o, left / 2);
       }
     } else {
       zero_span<V>(dst, g.row_len);
@@ -129,20 +134,17 @@ void activate_span(Activation act, typename V::value_type* p, int64_t count) {
   if (i < count) V::store_n(p + i, activate<V>(act, V::load_n(p + i, int(count - i))), int(count - i));
 }
 
-template <class V>
-void store_outputs(typename V::value_type* dst, typename V::reg v, int64_t count) {
-  if (count >= V::width)
-    V::store(dst, v);
-  else if (count > 0)
-    V::store_n(dst, v, int(count));
-}
 
 // ---------------------------------------------------------------------------------
 // NCHW forward: output rows [oh0, oh1) of one channel from its band of phase rows,
 // in blocks of UR rows x UC vectors. The band holds zero rows past its end, so a
-// block may compute rows it does not store. K > 0: a K x K kernel, taps unrolled
-// and weights in registers; K = 0: any kernel.
-template <class V, int K, int UR, int UC>
+// block may compute rows it does not store.
+//
+// SH > 0 (K x K kernel, stride_h == SH, dilation_h == 1): the block walks the input
+// rows it reads and feeds each loaded vector to every output row that uses it, so a
+// load serves up to K FMAs. K > 0, SH == 0: taps unrolled, one load per FMA. K == 0:
+// any kernel. Every variant sums an output's taps in (kh, kw) order.
+template <class V, int K, int SH, int UR, int UC>
 void forward_nchw_band(const DepthwiseShape& s, const PhaseRows& g,
                        const typename V::value_type* rows, int64_t oh0, int64_t oh1,
                        const typename V::value_type* w, typename V::value_type bias,
@@ -159,7 +161,7 @@ void forward_nchw_band(const DepthwiseShape& s, const PhaseRows& g,
     for (int a = 0; a < K; ++a)
       for (int b = 0; b < K; ++b) {
         wr[a * K + b] = V::set1(w[a * K + b]);
-        off[a * K + b] = tap_offset(s, g, a, b);
+        off[a * K + b] = tap_offset(s, g, a, b);  // for SH > 0 only row a = 0 is used: column offsets
       }
   for (int64_t oh = oh0; oh < oh1; oh += UR) {
     const auto* base = rows + (oh - oh0) * row_step;
@@ -167,14 +169,33 @@ void forward_nchw_band(const DepthwiseShape& s, const PhaseRows& g,
       R acc[UR][UC];
       for (int r = 0; r < UR; ++r)
         for (int u = 0; u < UC; ++u) acc[r][u] = V::zero();
-      auto tap = [&](R wv, const typename V::value_type* src) {
-        for (int r = 0; r < UR; ++r)
-          for (int u = 0; u < UC; ++u) acc[r][u] = V::fma(wv, V::load(src + r * row_step + u * Wd), acc[r][u]);
-      };
-      if constexpr (K > 0) {
-        for (int t = 0; t < KK; ++t) tap(wr[t], base + off[t] + j0);
+      if constexpr (K > 0 && SH > 0) {
+        constexpr int IR = (UR - 1) * SH + K;  // input rows the block reads
+#pragma GCC unroll 16
+        for (int i = 0; i < IR; ++i) {
+          const auto* src = base + i * g.row_len + j0;
+#pragma GCC unroll 8
+          for (int b = 0; b < K; ++b) {
+            R xv[UC];
+            for (int u = 0; u < UC; ++u) xv[u] = V::load(src + off[b] + u * Wd);
+#pragma GCC unroll 8
+            for (int r = 0; r < UR; ++r) {
+              const int a = i - r * SH;
+              if (a >= 0 && a < K)
+                for (int u = 0; u < UC; ++u) acc[r][u] = V::fma(wr[a * K + b], xv[u], acc[r][u]);
+            }
+          }
+        }
       } else {
-        for (int64_t t = 0; t < kk; ++t) tap(V::set1(w[t]), base + tap_offset(s, g, t / s.kw, t % s.kw) + j0);
+        auto tap = [&](R wv, const typename V::value_type* src) {
+          for (int r = 0; r < UR; ++r)
+            for (int u = 0; u < UC; ++u) acc[r][u] = V::fma(wv, V::load(src + r * row_step + u * Wd), acc[r][u]);
+        };
+        if constexpr (K > 0) {
+          for (int t = 0; t < KK; ++t) tap(wr[t], base + off[t] + j0);
+        } else {
+          for (int64_t t = 0; t < kk; ++t) tap(V::set1(w[t]), base + tap_offset(s, g, t / s.kw, t % s.kw) + j0);
+        }
       }
       for (int r = 0; r < UR && oh + r < oh1; ++r)
         for (int u = 0; u < UC; ++u)
@@ -182,6 +203,39 @@ void forward_nchw_band(const DepthwiseShape& s, const PhaseRows& g,
     }
     for (int r = 0; r < UR && oh + r < oh1; ++r) activate_span<V>(act, y + (oh + r) * s.Wo, s.Wo);
   }
+}
+
+template <class T>
+using NchwBandFn = void (*)(const DepthwiseShape&, const PhaseRows&, const T*, int64_t, int64_t, const T*, T,
+                            Activation, T*);
+
+// The band kernel for this shape and its block (rows, vectors).
+template <class V>
+NchwBandFn<typename V::value_type> pick_nchw_band(const DepthwiseShape& s, int& block_rows, int& block_cols) {
+  const int64_t vectors = ceil_div(s.Wo, V::width);
+  const int K = (s.kh == s.kw && (s.kh == 3 || s.kh == 5)) ? int(s.kh) : 0;
+  if (K && s.dilation_h == 1 && (s.stride_h == 1 || s.stride_h == 2)) {
+    // 8 sums: 4 rows x 2 vectors, or 8 rows x 1 vector when a row fits one vector.
+    const bool wide = vectors >= 2, s1 = s.stride_h == 1;
+    block_rows = wide ? 4 : 8;
+    block_cols = wide ? 2 : 1;
+    if (K == 3) return wide ? (s1 ? forward_nchw_band<V, 3, 1, 4, 2> : forward_nchw_band<V, 3, 2, 4, 2>)
+                            : (s1 ? forward_nchw_band<V, 3, 1, 8, 1> : forward_nchw_band<V, 3, 2, 8, 1>);
+    return wide ? (s1 ? forward_nchw_band<V, 5, 1, 4, 2> : forward_nchw_band<V, 5, 2, 4, 2>)
+                : (s1 ? forward_nchw_band<V, 5, 1, 8, 1> : forward_nchw_band<V, 5, 2, 8, 1>);
+  }
+  // kBlock accumulators: kBlock vectors of one row when rows are wide, else several rows.
+  block_cols = vectors >= 4 ? 4 : vectors == 1 ? 1 : 2;
+  block_rows = kBlock / block_cols;
+  auto shaped = [&](auto k_tag) -> NchwBandFn<typename V::value_type> {
+    constexpr int KT = decltype(k_tag)::value;
+    return block_cols == 4 ? forward_nchw_band<V, KT, 0, 1, 4>
+           : block_cols == 2 ? forward_nchw_band<V, KT, 0, 2, 2>
+                             : forward_nchw_band<V, KT, 0, 4, 1>;
+  };
+  if (K == 3) return shaped(std::integral_constant<int, 3>{});
+  if (K == 5) return shaped(std::integral_constant<int, 5>{});
+  return shaped(std::integral_constant<int, 0>{});
 }
 
 // Output rows per band: the band's padded input rows (row_len elements each) fit
@@ -197,26 +251,18 @@ inline int64_t band_rows(const DepthwiseShape& s, int64_t row_len, int64_t budge
 }
 
 template <class V>
+void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_type* x,
+                              const typename V::value_type* w, const typename V::value_type* bias,
+                              Activation act, typename V::value_type* y);
+
+template <class V>
 void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
                   const typename V::value_type* w, const typename V::value_type* bias,
                   Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
-  using BandFn = void (*)(const DepthwiseShape&, const PhaseRows&, const T*, int64_t, int64_t,
-                          const T*, T, Activation, T*);
-  const int cols = nchw_block_cols(s.Wo, V::width);
-  const int kernel = (s.kh == s.kw && (s.kh == 3 || s.kh == 5)) ? int(s.kh) : 0;
-  BandFn band = nullptr;
-  auto pick = [&](auto k_tag) {
-    constexpr int K = decltype(k_tag)::value;
-    band = cols == 4   ? forward_nchw_band<V, K, 1, 4>
-           : cols == 2 ? forward_nchw_band<V, K, 2, 2>
-                       : forward_nchw_band<V, K, 4, 1>;
-  };
-  if (kernel == 3) pick(std::integral_constant<int, 3>{});
-  else if (kernel == 5) pick(std::integral_constant<int, 5>{});
-  else pick(std::integral_constant<int, 0>{});
-  const int block_rows = kBlock / cols;
-
+  if (V::width > 1 && s.M == 1 && 2 * s.Wo <= V::width) return forward_nchw_interleaved<V>(s, x, w, bias, act, y);
+  int block_rows = 1, cols = 1;
+  const NchwBandFn<T> band = pick_nchw_band<V>(s, block_rows, cols);
   const PhaseRows g = phase_rows(s, int64_t(cols) * V::width);
   const int64_t planes = s.N * s.C, kk = s.kh * s.kw, CM = s.C * s.M;
   const int64_t rows_per_band = band_rows(s, g.row_len, kBandBudget, planes, num_threads(), block_rows);
@@ -384,6 +430,17 @@ void pack_weights_tap_major(const DepthwiseShape& s, const T* w, T* wp) {
     for (int64_t t = 0; t < kk; ++t) wp[t * CM + oc] = w[oc * kk + t];
 }
 
+template <class T>
+using NhwcRowFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, int64_t, int64_t, const T*,
+                           const T*, Activation, T*);
+
+template <class V>
+NhwcRowFn<typename V::value_type> pick_nhwc_row(const DepthwiseShape& s) {
+  if (s.kh == 3 && s.kw == 3) return forward_nhwc_row<V, 3>;
+  if (s.kh == 5 && s.kw == 5) return forward_nhwc_row<V, 5>;
+  return forward_nhwc_row<V, 0>;
+}
+
 // Elements of NHWC band scratch per thread: about half of a core's L2.
 constexpr int64_t kNhwcBandBudget = 131072;
 
@@ -393,11 +450,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
                   Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
   if (V::width > 1 && s.M > 1) return forward_nhwc<ScalarVec<T>>(s, x, w, bias, act, y);
-  using RowFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, int64_t, int64_t, const T*,
-                         const T*, Activation, T*);
-  RowFn row_fn = forward_nhwc_row<V, 0>;
-  if (s.kh == 3 && s.kw == 3) row_fn = forward_nhwc_row<V, 3>;
-  if (s.kh == 5 && s.kw == 5) row_fn = forward_nhwc_row<V, 5>;
+  const NhwcRowFn<T> row_fn = pick_nhwc_row<V>(s);
   const int64_t CM = s.C * s.M;
   ThreadScratch<T> packed(s.kh * s.kw * CM, 1);
   pack_weights_tap_major(s, w, packed.get(0));
@@ -415,6 +468,54 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
     gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows);
     for (int64_t oh = oh0; oh < oh1; ++oh)
       row_fn(s, g, rows, oh, oh0, wp, bias, act, y + (n * s.Ho + oh) * s.Wo * CM);
+  });
+}
+
+// NCHW planes whose output rows fill less than half a vector: V::width channels at a
+// time are interleaved into NHWC scratch, run through the NHWC row kernel with every
+// lane busy, and the results written back to their planes. Same per-output sums.
+template <class V>
+void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_type* x,
+                              const typename V::value_type* w, const typename V::value_type* bias,
+                              Activation act, typename V::value_type* y) {
+  using T = typename V::value_type;
+  constexpr int Wd = V::width;
+  DepthwiseShape group = s;  // one channel group of one image, as an NHWC layer
+  group.N = 1;
+  group.C = Wd;
+  group.layout = Layout::NHWC;
+  const NhwcRowFn<T> row_fn = pick_nhwc_row<V>(group);
+  const PaddedRows g = nhwc_padded_rows(group);
+  const int64_t in_rows = padded_rows(s, s.Ho), kk = s.kh * s.kw;
+  const int64_t in_len = in_rows * g.row_len, out_len = s.Ho * s.Wo * Wd;
+  const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
+  const int64_t groups = ceil_div(s.C, Wd), tasks = s.N * groups;
+  const int threads = threads_for(tasks);
+  ThreadScratch<T> scratch(in_len + out_len + (kk + 1) * Wd, threads);
+  parallel_for(tasks, threads, [&](int64_t task, int thread) {
+    const int64_t n = task / groups, c0 = task % groups * Wd;
+    const int lanes = int(min64(Wd, s.C - c0));
+    T* in = scratch.get(thread);
+    T* out = in + in_len;
+    T* wp = out + out_len;  // (kh*kw, Wd) weights, then Wd biases
+    T* bp = wp + kk * Wd;
+    for (int64_t t = 0; t < kk; ++t)
+      for (int l = 0; l < Wd; ++l) wp[t * Wd + l] = l < lanes ? w[(c0 + l) * kk + t] : T(0);
+    for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
+    zero_span<V>(in, in_len);
+    for (int l = 0; l < lanes; ++l) {
+      const T* plane = x + (n * s.C + c0 + l) * s.H * s.W;
+      for (int64_t ih = 0; ih < s.H && ih + s.pad_top < in_rows; ++ih) {
+        T* dst = in + (ih + s.pad_top) * g.row_len + s.pad_left * Wd + l;
+        for (int64_t iw = 0; iw < used; ++iw) dst[iw * Wd] = plane[ih * s.W + iw];
+      }
+    }
+    for (int64_t oh = 0; oh < s.Ho; ++oh) row_fn(group, g, in, oh, 0, wp, bp, Activation::none, out + oh * s.Wo * Wd);
+    for (int l = 0; l < lanes; ++l) {
+      T* plane = y + (n * s.C + c0 + l) * s.Ho * s.Wo;
+      for (int64_t i = 0; i < s.Ho * s.Wo; ++i) plane[i] = out[i * Wd + l];
+      activate_span<V>(act, plane, s.Ho * s.Wo);
+    }
   });
 }
 

@@ -48,13 +48,13 @@ struct Avx2F32 {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
   }
-  // Reads p[0 .. 2*width): even-indexed elements to `even`, odd-indexed to `odd`.
-  static void load_deinterleave2(const float* p, reg& even, reg& odd) {
-    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-    const __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
+  // The even-indexed and odd-indexed lanes of the 2*width elements (lo, hi).
+  static void deinterleave2(reg lo, reg hi, reg& even, reg& odd) {
+    const __m256 e = _mm256_shuffle_ps(lo, hi, 0x88), o = _mm256_shuffle_ps(lo, hi, 0xDD);
     even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
     odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
   }
+
 };
 
 }  // namespace

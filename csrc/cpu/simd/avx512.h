@@ -49,14 +49,14 @@ struct Avx512F32 {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
   }
-  // Reads p[0 .. 2*width): even-indexed elements to `even`, odd-indexed to `odd`.
-  static void load_deinterleave2(const float* p, reg& even, reg& odd) {
-    const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+  // The even-indexed and odd-indexed lanes of the 2*width elements (lo, hi).
+  static void deinterleave2(reg lo, reg hi, reg& even, reg& odd) {
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    even = _mm512_permutex2var_ps(a, ie, b);
-    odd = _mm512_permutex2var_ps(a, io, b);
+    even = _mm512_permutex2var_ps(lo, ie, hi);
+    odd = _mm512_permutex2var_ps(lo, io, hi);
   }
+
 };
 
 }  // namespace

@@ -32,10 +32,12 @@ struct ScalarVec {
   static reg min(reg a, reg b) { return a < b ? a : b; }
   static reg exp(reg a) { return std::exp(a); }
   static T hsum(reg a) { return a; }
-  static void load_deinterleave2(const T* p, reg& even, reg& odd) {
-    even = p[0];
-    odd = p[1];
+  // The even-indexed and odd-indexed lanes of the 2*width elements (lo, hi).
+  static void deinterleave2(reg lo, reg hi, reg& even, reg& odd) {
+    even = lo;
+    odd = hi;
   }
+
 };
 
 }  // namespace
