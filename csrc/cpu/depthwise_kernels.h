@@ -340,7 +340,10 @@ void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const type
 }
 
 // Output row `oh` (inside the band starting at oh0), output channels [oc0, oc0 + lanes).
-template <class V, int K, bool Full>
+// SW > 0 (K x K kernel, stride_w == SW, dilation_w == 1): for each kernel row the block
+// walks the input pixels it reads and feeds each loaded vector to every output pixel
+// that uses it. Either way an output sums its taps in (kh, kw) order.
+template <class V, int K, int SW, bool Full>
 void forward_nhwc_row_channels(const DepthwiseShape& s, const PaddedRows& g,
                                const typename V::value_type* rows, int64_t oh, int64_t oh0,
                                const typename V::value_type* wp, const typename V::value_type* bias,
@@ -359,14 +362,31 @@ void forward_nhwc_row_channels(const DepthwiseShape& s, const PaddedRows& g,
     R acc[U];
     for (int u = 0; u < U; ++u) acc[u] = V::zero();
     const auto* px = base + ow * pix_step;
-    for (int64_t a = 0; a < KH; ++a)
-      for (int64_t b = 0; b < KW; ++b) {
-        R wv;
-        if constexpr (K > 0) wv = wreg[a * K + b];
-        else wv = load_lanes<V, Full>(wp + (a * KW + b) * CM + oc0, lanes);
-        const auto* pt = px + a * row_step + b * tap_step;
-        for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(pt + u * pix_step, lanes), acc[u]);
+    if constexpr (K > 0 && SW > 0) {
+      constexpr int P = (U - 1) * SW + K;  // input pixels one kernel row of the block reads
+#pragma GCC unroll 8
+      for (int a = 0; a < K; ++a) {
+        const auto* pr = px + a * row_step;
+#pragma GCC unroll 16
+        for (int p = 0; p < P; ++p) {
+          const R xv = load_lanes<V, Full>(pr + p * s.C, lanes);
+#pragma GCC unroll 4
+          for (int u = 0; u < U; ++u) {
+            const int b = p - u * SW;
+            if (b >= 0 && b < K) acc[u] = V::fma(wreg[a * K + b], xv, acc[u]);
+          }
+        }
       }
+    } else {
+      for (int64_t a = 0; a < KH; ++a)
+        for (int64_t b = 0; b < KW; ++b) {
+          R wv;
+          if constexpr (K > 0) wv = wreg[a * K + b];
+          else wv = load_lanes<V, Full>(wp + (a * KW + b) * CM + oc0, lanes);
+          const auto* pt = px + a * row_step + b * tap_step;
+          for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(pt + u * pix_step, lanes), acc[u]);
+        }
+    }
     for (int u = 0; u < U && ow + u < s.Wo; ++u)
       store_lanes<V, Full>(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias), lanes);
   }
@@ -406,7 +426,7 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
   }
 }
 
-template <class V, int K>
+template <class V, int K, int SW>
 void forward_nhwc_row(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
                       int64_t oh, int64_t oh0, const typename V::value_type* wp,
                       const typename V::value_type* bias, Activation act, typename V::value_type* yrow) {
@@ -416,9 +436,9 @@ void forward_nhwc_row(const DepthwiseShape& s, const PaddedRows& g, const typena
     for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
       forward_nhwc_row_wide<V>(s, g, rows, oh, oh0, wp, bias, yrow, oc0);
   for (; oc0 + V::width <= CM; oc0 += V::width)
-    forward_nhwc_row_channels<V, K, true>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, V::width);
+    forward_nhwc_row_channels<V, K, SW, true>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, V::width);
   if (oc0 < CM)
-    forward_nhwc_row_channels<V, K, false>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, int(CM - oc0));
+    forward_nhwc_row_channels<V, K, SW, false>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, int(CM - oc0));
   activate_span<V>(act, yrow, s.Wo * CM);
 }
 
@@ -436,9 +456,12 @@ using NhwcRowFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, i
 
 template <class V>
 NhwcRowFn<typename V::value_type> pick_nhwc_row(const DepthwiseShape& s) {
-  if (s.kh == 3 && s.kw == 3) return forward_nhwc_row<V, 3>;
-  if (s.kh == 5 && s.kw == 5) return forward_nhwc_row<V, 5>;
-  return forward_nhwc_row<V, 0>;
+  const bool shared = s.dilation_w == 1 && (s.stride_w == 1 || s.stride_w == 2), s1 = s.stride_w == 1;
+  if (s.kh == 3 && s.kw == 3)
+    return !shared ? forward_nhwc_row<V, 3, 0> : s1 ? forward_nhwc_row<V, 3, 1> : forward_nhwc_row<V, 3, 2>;
+  if (s.kh == 5 && s.kw == 5)
+    return !shared ? forward_nhwc_row<V, 5, 0> : s1 ? forward_nhwc_row<V, 5, 1> : forward_nhwc_row<V, 5, 2>;
+  return forward_nhwc_row<V, 0, 0>;
 }
 
 // Elements of NHWC band scratch per thread: about half of a core's L2.
