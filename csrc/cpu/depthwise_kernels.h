@@ -522,23 +522,39 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     T* out = in + in_len;
     T* wp = out + out_len;  // (kh*kw, Wd) weights, then Wd biases
     T* bp = wp + kk * Wd;
-    for (int64_t t = 0; t < kk; ++t)
-      for (int l = 0; l < Wd; ++l) wp[t * Wd + l] = l < lanes ? w[(c0 + l) * kk + t] : T(0);
+    for (int64_t t0 = 0; t0 < kk; t0 += Wd) {  // (lanes, kk) weights to (kk, Wd), by transposes
+      const int count = int(min64(Wd, kk - t0));
+      typename V::reg r[Wd];
+      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(w + (c0 + l) * kk + t0, count) : V::zero();
+      transpose_square<V>(r);
+      for (int j = 0; j < count; ++j) V::store(wp + (t0 + j) * Wd, r[j]);
+    }
     for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
     zero_span<V>(in, in_len);
-    for (int l = 0; l < lanes; ++l) {
-      const T* plane = x + (n * s.C + c0 + l) * s.H * s.W;
-      for (int64_t ih = 0; ih < s.H && ih + s.pad_top < in_rows; ++ih) {
-        T* dst = in + (ih + s.pad_top) * g.row_len + s.pad_left * Wd + l;
-        for (int64_t iw = 0; iw < used; ++iw) dst[iw * Wd] = plane[ih * s.W + iw];
+    // Input: Wd consecutive pixels of each of the group's planes, transposed into Wd
+    // pixel vectors, each stored at its padded place.
+    const T* planes = x + (n * s.C + c0) * s.H * s.W;
+    for (int64_t p0 = 0; p0 < s.H * s.W; p0 += Wd) {
+      const int count = int(min64(Wd, s.H * s.W - p0));
+      typename V::reg r[Wd];
+      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(planes + l * s.H * s.W + p0, count) : V::zero();
+      transpose_square<V>(r);
+      for (int j = 0; j < count; ++j) {
+        const int64_t ih = (p0 + j) / s.W, iw = (p0 + j) % s.W;
+        if (iw < used && ih + s.pad_top < in_rows) V::store(in + (ih + s.pad_top) * g.row_len + (s.pad_left + iw) * Wd, r[j]);
       }
     }
     for (int64_t oh = 0; oh < s.Ho; ++oh) row_fn(group, g, in, oh, 0, wp, bp, Activation::none, out + oh * s.Wo * Wd);
-    for (int l = 0; l < lanes; ++l) {
-      T* plane = y + (n * s.C + c0 + l) * s.Ho * s.Wo;
-      for (int64_t i = 0; i < s.Ho * s.Wo; ++i) plane[i] = out[i * Wd + l];
-      activate_span<V>(act, plane, s.Ho * s.Wo);
+    // Output: back from pixel vectors to the group's planes, Wd pixels at a time.
+    T* yplanes = y + (n * s.C + c0) * s.Ho * s.Wo;
+    for (int64_t p0 = 0; p0 < s.Ho * s.Wo; p0 += Wd) {
+      const int count = int(min64(Wd, s.Ho * s.Wo - p0));
+      typename V::reg r[Wd];
+      for (int j = 0; j < Wd; ++j) r[j] = j < count ? V::load(out + (p0 + j) * Wd) : V::zero();
+      transpose_square<V>(r);
+      for (int l = 0; l < lanes; ++l) V::store_n(yplanes + l * s.Ho * s.Wo + p0, r[l], count);
     }
+    for (int l = 0; l < lanes; ++l) activate_span<V>(act, yplanes + l * s.Ho * s.Wo, s.Ho * s.Wo);
   });
 }
 

@@ -48,6 +48,13 @@ struct Avx2F32 {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
   }
+  // Interleaves lanes: lo = a0 b0 a1 b1 a2 b2 a3 b3, hi = a4 b4 ... a7 b7.
+  static reg zip_lo(reg a, reg b) {
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20);
+  }
+  static reg zip_hi(reg a, reg b) {
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31);
+  }
   // The even-indexed and odd-indexed lanes of the 2*width elements (lo, hi).
   static void deinterleave2(reg lo, reg hi, reg& even, reg& odd) {
     const __m256 e = _mm256_shuffle_ps(lo, hi, 0x88), o = _mm256_shuffle_ps(lo, hi, 0xDD);

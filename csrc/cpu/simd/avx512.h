@@ -49,6 +49,13 @@ struct Avx512F32 {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
   }
+  // Interleaves lanes: lo = a0 b0 a1 b1 ... a7 b7, hi = a8 b8 ... a15 b15.
+  static reg zip_lo(reg a, reg b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+  }
+  static reg zip_hi(reg a, reg b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+  }
   // The even-indexed and odd-indexed lanes of the 2*width elements (lo, hi).
   static void deinterleave2(reg lo, reg hi, reg& even, reg& odd) {
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
