@@ -14,6 +14,7 @@ from opzoo import reference as ref
 from opzoo._padding import resolve_padding
 
 ACTIVATIONS = [None, "relu", "relu6", "silu", "hardswish", "sigmoid"]
+KINKS = {"relu": (0.0,), "relu6": (0.0, 6.0), "hardswish": (-3.0, 3.0)}  # where the derivative jumps
 
 
 def make_inputs(rng, N, C, M, H, W, kh, kw, layout="NCHW", dtype=np.float32, bias=True):
@@ -29,6 +30,12 @@ def check_against_reference(x, w, b, rng, rtol=1e-5, **kw):
     assert y.dtype == x.dtype
     assert_close(y, ref.depthwise_conv2d(x, w, b, **kw), rtol, "y")
     g = rng.standard_normal(y.shape).astype(x.dtype)
+    if kw.get("activation") in KINKS:
+        # Where the pre-activation lies within rounding of a kink, float32 and the float64
+        # reference may take different sides: the derivative is not defined to that precision.
+        z = ref.depthwise_conv2d(x, w, b, **dict(kw, activation=None))
+        tol = 1e-4 * (np.abs(z).max() + 1)
+        g[np.any([np.abs(z - k) < tol for k in KINKS[kw["activation"]]], axis=0)] = 0
     got = opzoo.depthwise_conv2d_backward(g, x, w, b, **kw)
     want = ref.depthwise_conv2d_backward(g, x, w, b, **kw)
     # Weight and bias gradients are sums over N*Ho*Wo terms: float32 rounding grows with it.
@@ -66,14 +73,15 @@ def conv_cases(draw):
         layout=draw(st.sampled_from(["NCHW", "NHWC"])),
         activation=draw(st.sampled_from(ACTIVATIONS)),
         bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**32 - 1)),
     )
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=conv_cases())
 def test_matches_reference_on_random_shapes(simd_level, case):
-    rng = np.random.default_rng()
     c = dict(case)
+    rng = np.random.default_rng(c.pop("seed"))
     x, w, b = make_inputs(rng, c.pop("N"), c.pop("C"), c.pop("M"), c.pop("H"), c.pop("W"),
                           c.pop("kh"), c.pop("kw"), c["layout"], bias=c.pop("bias"))
     H, W = x.shape[2:] if c["layout"] == "NCHW" else x.shape[1:3]
