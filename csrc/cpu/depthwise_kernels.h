@@ -238,6 +238,20 @@ NchwBandFn<typename V::value_type> pick_nchw_band(const DepthwiseShape& s, int& 
   return shaped(std::integral_constant<int, 0>{});
 }
 
+// Cache lines prefetched per step at least: fewer are not worth a separate step.
+constexpr int64_t kPrefetchLines = 16;
+// Inputs smaller than this (a 45 x 45 plane) are left to the hardware prefetchers.
+constexpr int64_t kPrefetchMinBytes = 8192;
+
+// A byte span to prefetch into L2 in `parts` steps, one cache line at a time.
+struct PrefetchSpan {
+  const char* begin;
+  int64_t bytes;
+  void part(int64_t i, int64_t parts) const {
+    for (int64_t b = bytes * i / parts; b < bytes * (i + 1) / parts; b += 64) __builtin_prefetch(begin + b, 0, 2);
+  }
+};
+
 // Output rows per band: the band's padded input rows (row_len elements each) fit
 // `budget`, and, when threads > 0, there are enough (task, band) pairs to keep every
 // thread busy. A multiple of `block_rows`.
@@ -269,17 +283,38 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
   const int64_t bands = ceil_div(s.Ho, rows_per_band);
   const int threads = threads_for(planes * bands);
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
-  parallel_for(planes * bands, threads, [&](int64_t task, int thread) {
+  const int64_t tasks = planes * bands;
+  // The input rows task `t` reads, as a byte span of x.
+  auto input_span = [&](int64_t t) {
+    const int64_t plane = t / bands, oh0 = (t % bands) * rows_per_band;
+    const int64_t ih0 = max64(0, oh0 * s.stride_h - s.pad_top);
+    const int64_t ih1 = min64(s.H, oh0 * s.stride_h - s.pad_top + padded_rows(s, min64(rows_per_band, s.Ho - oh0)));
+    return PrefetchSpan{reinterpret_cast<const char*>(x + (plane * s.H + ih0) * s.W),
+                        max64(0, ih1 - ih0) * s.W * int64_t(sizeof(T))};
+  };
+  parallel_for(tasks, threads, [&](int64_t task, int thread) {
     const int64_t plane = task / bands, oh0 = (task % bands) * rows_per_band;
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
     const int64_t n = plane / s.C, c = plane % s.C;
     T* rows = scratch.get(thread);
     gather_phase_rows<V>(s, g, x + plane * s.H * s.W, oh0 * s.stride_h,
                          padded_rows(s, round_up(oh1 - oh0, block_rows)), rows);
+    // While this band computes, pull the next task's input (most likely this thread's
+    // next) towards L2, a share per block of rows, so reading overlaps computing.
+    // Pieces of at least kPrefetchLines lines: each piece is one call of the band kernel.
+    PrefetchSpan next = task + 1 < tasks ? input_span(task + 1) : PrefetchSpan{nullptr, 0};
+    if (next.bytes < kPrefetchMinBytes) next.bytes = 0;  // small inputs: not worth splitting the band
+    const int64_t blocks = ceil_div(oh1 - oh0, block_rows);
+    const int64_t piece_rows = block_rows * ceil_div(blocks, max64(1, min64(blocks, next.bytes / (64 * kPrefetchLines))));
+    const int64_t pieces = s.M * ceil_div(oh1 - oh0, piece_rows);
+    int64_t piece = 0;
     for (int64_t m = 0; m < s.M; ++m) {
       const int64_t oc = c * s.M + m;
-      band(s, g, rows, oh0, oh1, w + oc * kk, bias ? bias[oc] : T(0), act,
-           y + (n * CM + oc) * s.Ho * s.Wo);
+      for (int64_t r0 = oh0; r0 < oh1; r0 += piece_rows, ++piece) {
+        band(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, min64(oh1, r0 + piece_rows), w + oc * kk,
+             bias ? bias[oc] : T(0), act, y + (n * CM + oc) * s.Ho * s.Wo);
+        next.part(piece, pieces);
+      }
     }
   });
 }
