@@ -240,7 +240,8 @@ NchwBandFn<typename V::value_type> pick_nchw_band(const DepthwiseShape& s, int& 
 
 // Cache lines prefetched per step at least: fewer are not worth a separate step.
 constexpr int64_t kPrefetchLines = 16;
-// Inputs smaller than this (a 45 x 45 plane) are left to the hardware prefetchers.
+// Inputs smaller than this (a 45 x 45 plane) are left to the hardware prefetchers: not
+// worth splitting the work into prefetch steps.
 constexpr int64_t kPrefetchMinBytes = 8192;
 
 // A byte span to prefetch into L2 in `parts` steps, one cache line at a time.
@@ -251,6 +252,16 @@ struct PrefetchSpan {
     for (int64_t b = bytes * i / parts; b < bytes * (i + 1) / parts; b += 64) __builtin_prefetch(begin + b, 0, 2);
   }
 };
+
+// The input rows that output rows [oh0, oh0 + out_rows) read, of an input plane whose
+// rows are row_elems long: what to prefetch for a task.
+template <class T>
+PrefetchSpan input_rows_span(const DepthwiseShape& s, const T* rows, int64_t row_elems, int64_t oh0, int64_t out_rows) {
+  const int64_t ih0 = max64(0, oh0 * s.stride_h - s.pad_top);
+  const int64_t ih1 = min64(s.H, oh0 * s.stride_h - s.pad_top + padded_rows(s, out_rows));
+  const int64_t bytes = max64(0, ih1 - ih0) * row_elems * int64_t(sizeof(T));
+  return {reinterpret_cast<const char*>(rows + ih0 * row_elems), bytes < kPrefetchMinBytes ? 0 : bytes};
+}
 
 // Output rows per band: the band's padded input rows (row_len elements each) fit
 // `budget`, and, when threads > 0, there are enough (task, band) pairs to keep every
@@ -284,13 +295,9 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
   const int threads = threads_for(planes * bands);
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
   const int64_t tasks = planes * bands;
-  // The input rows task `t` reads, as a byte span of x.
-  auto input_span = [&](int64_t t) {
-    const int64_t plane = t / bands, oh0 = (t % bands) * rows_per_band;
-    const int64_t ih0 = max64(0, oh0 * s.stride_h - s.pad_top);
-    const int64_t ih1 = min64(s.H, oh0 * s.stride_h - s.pad_top + padded_rows(s, min64(rows_per_band, s.Ho - oh0)));
-    return PrefetchSpan{reinterpret_cast<const char*>(x + (plane * s.H + ih0) * s.W),
-                        max64(0, ih1 - ih0) * s.W * int64_t(sizeof(T))};
+  auto input_span = [&](int64_t t) {  // the input rows task t reads
+    const int64_t oh0 = (t % bands) * rows_per_band;
+    return input_rows_span(s, x + t / bands * s.H * s.W, s.W, oh0, min64(rows_per_band, s.Ho - oh0));
   };
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
     const int64_t plane = task / bands, oh0 = (task % bands) * rows_per_band;
@@ -302,8 +309,7 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
     // While this band computes, pull the next task's input (most likely this thread's
     // next) towards L2, a share per block of rows, so reading overlaps computing.
     // Pieces of at least kPrefetchLines lines: each piece is one call of the band kernel.
-    PrefetchSpan next = task + 1 < tasks ? input_span(task + 1) : PrefetchSpan{nullptr, 0};
-    if (next.bytes < kPrefetchMinBytes) next.bytes = 0;  // small inputs: not worth splitting the band
+    const PrefetchSpan next = task + 1 < tasks ? input_span(task + 1) : PrefetchSpan{nullptr, 0};
     const int64_t blocks = ceil_div(oh1 - oh0, block_rows);
     const int64_t piece_rows = block_rows * ceil_div(blocks, max64(1, min64(blocks, next.bytes / (64 * kPrefetchLines))));
     const int64_t pieces = s.M * ceil_div(oh1 - oh0, piece_rows);
