@@ -7,7 +7,11 @@
 // border pixels run the same blocked loop as the rest. NCHW splits that copy by
 // column phase (padded column p sits in phase p % stride_w at index p / stride_w), so
 // every tap of every stride and dilation is one contiguous vector load along a row;
-// NHWC vectorises over channels. Backward NHWC kernels skip the taps in padding.
+// NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2 a block
+// of outputs walks the input it reads and feeds each loaded vector to every output
+// that uses it. NCHW planes narrower than half a vector are interleaved a vector of
+// channels at a time and run through the NHWC kernel. Backward NHWC kernels skip the
+// taps that fall into padding.
 #pragma once
 
 #include <cstring>
