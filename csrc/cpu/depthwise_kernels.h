@@ -384,15 +384,16 @@ void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const type
   }
 }
 
-// Output row `oh` (inside the band starting at oh0), output channels [oc0, oc0 + lanes).
+// Output rows [oh0, oh1) of one image (y_img, the band starting at row oh0 of `rows`),
+// output channels [oc0, oc0 + lanes), with the chunk's weights loaded once.
 // SW > 0 (K x K kernel, stride_w == SW, dilation_w == 1): for each kernel row the block
 // walks the input pixels it reads and feeds each loaded vector to every output pixel
 // that uses it. Either way an output sums its taps in (kh, kw) order.
 template <class V, int K, int SW, bool Full>
-void forward_nhwc_row_channels(const DepthwiseShape& s, const PaddedRows& g,
-                               const typename V::value_type* rows, int64_t oh, int64_t oh0,
-                               const typename V::value_type* wp, const typename V::value_type* bias,
-                               typename V::value_type* yrow, int64_t oc0, int lanes) {
+void forward_nhwc_rows_channels(const DepthwiseShape& s, const PaddedRows& g,
+                                const typename V::value_type* rows, int64_t oh0, int64_t oh1,
+                                const typename V::value_type* wp, const typename V::value_type* bias,
+                                typename V::value_type* y_img, int64_t oc0, int lanes) {
   using R = typename V::reg;
   constexpr int U = kBlock;
   const int64_t KH = K ? K : s.kh, KW = K ? K : s.kw, CM = s.C * s.M;
@@ -400,40 +401,43 @@ void forward_nhwc_row_channels(const DepthwiseShape& s, const PaddedRows& g,
   if constexpr (K > 0)
     for (int t = 0; t < K * K; ++t) wreg[t] = load_lanes<V, Full>(wp + t * CM + oc0, lanes);
   const R vbias = bias ? load_lanes<V, Full>(bias + oc0, lanes) : V::zero();
-  const auto* base = rows + (oh - oh0) * s.stride_h * g.row_len + input_channel(s, oc0);
   const int64_t pix_step = s.stride_w * s.C, tap_step = s.dilation_w * s.C;
   const int64_t row_step = s.dilation_h * g.row_len;
-  for (int64_t ow = 0; ow < s.Wo; ow += U) {
-    R acc[U];
-    for (int u = 0; u < U; ++u) acc[u] = V::zero();
-    const auto* px = base + ow * pix_step;
-    if constexpr (K > 0 && SW > 0) {
-      constexpr int P = (U - 1) * SW + K;  // input pixels one kernel row of the block reads
-#pragma GCC unroll 8
-      for (int a = 0; a < K; ++a) {
-        const auto* pr = px + a * row_step;
-#pragma GCC unroll 16
-        for (int p = 0; p < P; ++p) {
-          const R xv = load_lanes<V, Full>(pr + p * s.C, lanes);
-#pragma GCC unroll 4
-          for (int u = 0; u < U; ++u) {
-            const int b = p - u * SW;
-            if (b >= 0 && b < K) acc[u] = V::fma(wreg[a * K + b], xv, acc[u]);
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const auto* base = rows + (oh - oh0) * s.stride_h * g.row_len + input_channel(s, oc0);
+    auto* yrow = y_img + oh * s.Wo * CM;
+    for (int64_t ow = 0; ow < s.Wo; ow += U) {
+      R acc[U];
+      for (int u = 0; u < U; ++u) acc[u] = V::zero();
+      const auto* px = base + ow * pix_step;
+      if constexpr (K > 0 && SW > 0) {
+        constexpr int P = (U - 1) * SW + K;  // input pixels one kernel row of the block reads
+  #pragma GCC unroll 8
+        for (int a = 0; a < K; ++a) {
+          const auto* pr = px + a * row_step;
+  #pragma GCC unroll 16
+          for (int p = 0; p < P; ++p) {
+            const R xv = load_lanes<V, Full>(pr + p * s.C, lanes);
+  #pragma GCC unroll 4
+            for (int u = 0; u < U; ++u) {
+              const int b = p - u * SW;
+              if (b >= 0 && b < K) acc[u] = V::fma(wreg[a * K + b], xv, acc[u]);
+            }
           }
         }
+      } else {
+        for (int64_t a = 0; a < KH; ++a)
+          for (int64_t b = 0; b < KW; ++b) {
+            R wv;
+            if constexpr (K > 0) wv = wreg[a * K + b];
+            else wv = load_lanes<V, Full>(wp + (a * KW + b) * CM + oc0, lanes);
+            const auto* pt = px + a * row_step + b * tap_step;
+            for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(pt + u * pix_step, lanes), acc[u]);
+          }
       }
-    } else {
-      for (int64_t a = 0; a < KH; ++a)
-        for (int64_t b = 0; b < KW; ++b) {
-          R wv;
-          if constexpr (K > 0) wv = wreg[a * K + b];
-          else wv = load_lanes<V, Full>(wp + (a * KW + b) * CM + oc0, lanes);
-          const auto* pt = px + a * row_step + b * tap_step;
-          for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(pt + u * pix_step, lanes), acc[u]);
-        }
+      for (int u = 0; u < U && ow + u < s.Wo; ++u)
+        store_lanes<V, Full>(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias), lanes);
     }
-    for (int u = 0; u < U && ow + u < s.Wo; ++u)
-      store_lanes<V, Full>(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias), lanes);
   }
 }
 
@@ -471,20 +475,23 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
   }
 }
 
+// Output rows [oh0, oh1) of one image (y_img), one channel chunk at a time for all the
+// band's rows: the chunk's slice of the band stays in L1 while every output row that
+// reads it is computed, instead of coming back from L2 once per row.
 template <class V, int K, int SW>
-void forward_nhwc_row(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
-                      int64_t oh, int64_t oh0, const typename V::value_type* wp,
-                      const typename V::value_type* bias, Activation act, typename V::value_type* yrow) {
-  const int64_t CM = s.C * s.M;
+void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
+                       int64_t oh0, int64_t oh1, const typename V::value_type* wp,
+                       const typename V::value_type* bias, Activation act, typename V::value_type* y_img) {
+  const int64_t CM = s.C * s.M, row_elems = s.Wo * CM;
   int64_t oc0 = 0;
   if (V::width > 1 && CM >= kWideChannels)
     for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
-      forward_nhwc_row_wide<V>(s, g, rows, oh, oh0, wp, bias, yrow, oc0);
+      for (int64_t oh = oh0; oh < oh1; ++oh)
+        forward_nhwc_row_wide<V>(s, g, rows, oh, oh0, wp, bias, y_img + oh * row_elems, oc0);
   for (; oc0 + V::width <= CM; oc0 += V::width)
-    forward_nhwc_row_channels<V, K, SW, true>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, V::width);
-  if (oc0 < CM)
-    forward_nhwc_row_channels<V, K, SW, false>(s, g, rows, oh, oh0, wp, bias, yrow, oc0, int(CM - oc0));
-  activate_span<V>(act, yrow, s.Wo * CM);
+    forward_nhwc_rows_channels<V, K, SW, true>(s, g, rows, oh0, oh1, wp, bias, y_img, oc0, V::width);
+  if (oc0 < CM) forward_nhwc_rows_channels<V, K, SW, false>(s, g, rows, oh0, oh1, wp, bias, y_img, oc0, int(CM - oc0));
+  activate_span<V>(act, y_img + oh0 * row_elems, (oh1 - oh0) * row_elems);
 }
 
 // weight (C*M, kh*kw) -> (kh*kw, C*M), so one vector load serves consecutive channels.
@@ -496,17 +503,17 @@ void pack_weights_tap_major(const DepthwiseShape& s, const T* w, T* wp) {
 }
 
 template <class T>
-using NhwcRowFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, int64_t, int64_t, const T*,
+using NhwcBandFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, int64_t, int64_t, const T*,
                            const T*, Activation, T*);
 
 template <class V>
-NhwcRowFn<typename V::value_type> pick_nhwc_row(const DepthwiseShape& s) {
+NhwcBandFn<typename V::value_type> pick_nhwc_band(const DepthwiseShape& s) {
   const bool shared = s.dilation_w == 1 && (s.stride_w == 1 || s.stride_w == 2), s1 = s.stride_w == 1;
   if (s.kh == 3 && s.kw == 3)
-    return !shared ? forward_nhwc_row<V, 3, 0> : s1 ? forward_nhwc_row<V, 3, 1> : forward_nhwc_row<V, 3, 2>;
+    return !shared ? forward_nhwc_band<V, 3, 0> : s1 ? forward_nhwc_band<V, 3, 1> : forward_nhwc_band<V, 3, 2>;
   if (s.kh == 5 && s.kw == 5)
-    return !shared ? forward_nhwc_row<V, 5, 0> : s1 ? forward_nhwc_row<V, 5, 1> : forward_nhwc_row<V, 5, 2>;
-  return forward_nhwc_row<V, 0, 0>;
+    return !shared ? forward_nhwc_band<V, 5, 0> : s1 ? forward_nhwc_band<V, 5, 1> : forward_nhwc_band<V, 5, 2>;
+  return forward_nhwc_band<V, 0, 0>;
 }
 
 // Elements of NHWC band scratch per thread: about half of a core's L2.
@@ -518,7 +525,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
                   Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
   if (V::width > 1 && s.M > 1) return forward_nhwc<ScalarVec<T>>(s, x, w, bias, act, y);
-  const NhwcRowFn<T> row_fn = pick_nhwc_row<V>(s);
+  const NhwcBandFn<T> band_fn = pick_nhwc_band<V>(s);
   const int64_t CM = s.C * s.M;
   ThreadScratch<T> packed(s.kh * s.kw * CM, 1);
   pack_weights_tap_major(s, w, packed.get(0));
@@ -534,8 +541,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
     T* rows = scratch.get(thread);
     gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows);
-    for (int64_t oh = oh0; oh < oh1; ++oh)
-      row_fn(s, g, rows, oh, oh0, wp, bias, act, y + (n * s.Ho + oh) * s.Wo * CM);
+    band_fn(s, g, rows, oh0, oh1, wp, bias, act, y + n * s.Ho * s.Wo * CM);
   });
 }
 
@@ -552,7 +558,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
   group.N = 1;
   group.C = Wd;
   group.layout = Layout::NHWC;
-  const NhwcRowFn<T> row_fn = pick_nhwc_row<V>(group);
+  const NhwcBandFn<T> band_fn = pick_nhwc_band<V>(group);
   const PaddedRows g = nhwc_padded_rows(group);
   const int64_t in_rows = padded_rows(s, s.Ho), kk = s.kh * s.kw;
   const int64_t in_len = in_rows * g.row_len, out_len = s.Ho * s.Wo * Wd;
@@ -589,7 +595,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
         if (iw < used && ih + s.pad_top < in_rows) V::store(in + (ih + s.pad_top) * g.row_len + (s.pad_left + iw) * Wd, r[j]);
       }
     }
-    for (int64_t oh = 0; oh < s.Ho; ++oh) row_fn(group, g, in, oh, 0, wp, bp, Activation::none, out + oh * s.Wo * Wd);
+    band_fn(group, g, in, 0, s.Ho, wp, bp, Activation::none, out);
     // Output: back from pixel vectors to the group's planes, Wd pixels at a time.
     T* yplanes = y + (n * s.C + c0) * s.Ho * s.Wo;
     for (int64_t p0 = 0; p0 < s.Ho * s.Wo; p0 += Wd) {
