@@ -355,14 +355,27 @@ void store_lanes(typename V::value_type* p, typename V::reg v, int lanes) {
 constexpr int64_t kWideChannels = 256;
 
 struct PaddedRows {
-  int64_t pixels;   // padded columns a band reads, whole pixel blocks included
-  int64_t row_len;  // pixels * C
+  int64_t pixels;        // padded columns a band reads, whole pixel blocks included
+  int64_t pixel_stride;  // elements from one scratch pixel to the next (>= C)
+  int64_t row_len;       // pixels * pixel_stride
 };
 
-inline PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
+// Wide pixels are padded to an odd number of 64-byte lines: a stride of an even
+// number of lines (1152 channels: 72) maps a channel chunk's lines to a fraction of
+// L1's sets (8 of 64), where they evict each other before their rows reuse them.
+constexpr int64_t kOddStrideChannels = 128;
+
+template <class T>
+PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
+  constexpr int64_t line = 64 / int64_t(sizeof(T));
   PaddedRows g;
   g.pixels = (round_up(s.Wo, kBlock) - 1) * s.stride_w + (s.kw - 1) * s.dilation_w + 1;
-  g.row_len = g.pixels * s.C;
+  g.pixel_stride = s.C;
+  if (s.C >= kOddStrideChannels) {
+    g.pixel_stride = round_up(s.C, line);
+    if (g.pixel_stride / line % 2 == 0) g.pixel_stride += line;
+  }
+  g.row_len = g.pixels * g.pixel_stride;
   return g;
 }
 
@@ -371,7 +384,7 @@ template <class V>
 void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* img,
                         int64_t row0, int64_t rows, typename V::value_type* dst) {
   const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
-  const int64_t left = min64(s.pad_left, g.pixels) * s.C;
+  const int64_t left = min64(s.pad_left, g.pixels) * g.pixel_stride;
   for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
     const int64_t ih = row0 + r - s.pad_top;
     if (ih < 0 || ih >= s.H || used == 0) {
@@ -379,8 +392,13 @@ void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const type
       continue;
     }
     zero_span<V>(dst, left);
-    copy_span<V>(dst + left, img + ih * s.W * s.C, used * s.C);
-    zero_span<V>(dst + left + used * s.C, g.row_len - left - used * s.C);
+    const auto* src = img + ih * s.W * s.C;
+    if (g.pixel_stride == s.C) {
+      copy_span<V>(dst + left, src, used * s.C);
+    } else {
+      for (int64_t iw = 0; iw < used; ++iw) copy_span<V>(dst + left + iw * g.pixel_stride, src + iw * s.C, s.C);
+    }
+    zero_span<V>(dst + left + used * g.pixel_stride, g.row_len - left - used * g.pixel_stride);
   }
 }
 
@@ -401,7 +419,7 @@ void forward_nhwc_rows_channels(const DepthwiseShape& s, const PaddedRows& g,
   if constexpr (K > 0)
     for (int t = 0; t < K * K; ++t) wreg[t] = load_lanes<V, Full>(wp + t * CM + oc0, lanes);
   const R vbias = bias ? load_lanes<V, Full>(bias + oc0, lanes) : V::zero();
-  const int64_t pix_step = s.stride_w * s.C, tap_step = s.dilation_w * s.C;
+  const int64_t pix_step = s.stride_w * g.pixel_stride, tap_step = s.dilation_w * g.pixel_stride;
   const int64_t row_step = s.dilation_h * g.row_len;
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     const auto* base = rows + (oh - oh0) * s.stride_h * g.row_len + input_channel(s, oc0);
@@ -412,13 +430,13 @@ void forward_nhwc_rows_channels(const DepthwiseShape& s, const PaddedRows& g,
       const auto* px = base + ow * pix_step;
       if constexpr (K > 0 && SW > 0) {
         constexpr int P = (U - 1) * SW + K;  // input pixels one kernel row of the block reads
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int a = 0; a < K; ++a) {
           const auto* pr = px + a * row_step;
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
           for (int p = 0; p < P; ++p) {
-            const R xv = load_lanes<V, Full>(pr + p * s.C, lanes);
-  #pragma GCC unroll 4
+            const R xv = load_lanes<V, Full>(pr + p * g.pixel_stride, lanes);
+#pragma GCC unroll 4
             for (int u = 0; u < U; ++u) {
               const int b = p - u * SW;
               if (b >= 0 && b < K) acc[u] = V::fma(wreg[a * K + b], xv, acc[u]);
@@ -454,7 +472,7 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
   R vbias[UC];
   for (int c = 0; c < UC; ++c) vbias[c] = bias ? V::load(bias + oc0 + c * Wd) : V::zero();
   const auto* base = rows + (oh - oh0) * s.stride_h * g.row_len + oc0;
-  const int64_t pix_step = s.stride_w * s.C, tap_step = s.dilation_w * s.C;
+  const int64_t pix_step = s.stride_w * g.pixel_stride, tap_step = s.dilation_w * g.pixel_stride;
   const int64_t row_step = s.dilation_h * g.row_len;
   for (int64_t ow = 0; ow < s.Wo; ow += UP) {
     R acc[UP][UC];
@@ -483,8 +501,11 @@ void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typen
                        int64_t oh0, int64_t oh1, const typename V::value_type* wp,
                        const typename V::value_type* bias, Activation act, typename V::value_type* y_img) {
   const int64_t CM = s.C * s.M, row_elems = s.Wo * CM;
+  // 5x5 at stride 1: each loaded pixel feeds up to 5 outputs, which beats 4 vectors
+  // per block at any width; elsewhere wide layers take the 4-vector blocks.
+  constexpr bool shares_most = K == 5 && SW == 1;
   int64_t oc0 = 0;
-  if (V::width > 1 && CM >= kWideChannels)
+  if (V::width > 1 && !shares_most && CM >= kWideChannels)
     for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
       for (int64_t oh = oh0; oh < oh1; ++oh)
         forward_nhwc_row_wide<V>(s, g, rows, oh, oh0, wp, bias, y_img + oh * row_elems, oc0);
@@ -531,7 +552,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   pack_weights_tap_major(s, w, packed.get(0));
   const T* wp = packed.get(0);
 
-  const PaddedRows g = nhwc_padded_rows(s);
+  const PaddedRows g = nhwc_padded_rows<T>(s);
   const int64_t rows_per_band = band_rows(s, g.row_len, kNhwcBandBudget, s.N, num_threads());
   const int64_t bands = ceil_div(s.Ho, rows_per_band);
   const int threads = threads_for(s.N * bands);
@@ -559,7 +580,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
   group.C = Wd;
   group.layout = Layout::NHWC;
   const NhwcBandFn<T> band_fn = pick_nhwc_band<V>(group);
-  const PaddedRows g = nhwc_padded_rows(group);
+  const PaddedRows g = nhwc_padded_rows<T>(group);
   const int64_t in_rows = padded_rows(s, s.Ho), kk = s.kh * s.kw;
   const int64_t in_len = in_rows * g.row_len, out_len = s.Ho * s.Wo * Wd;
   const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
@@ -592,7 +613,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       transpose_square<V>(r);
       for (int j = 0; j < count; ++j) {
         const int64_t ih = (p0 + j) / s.W, iw = (p0 + j) % s.W;
-        if (iw < used && ih + s.pad_top < in_rows) V::store(in + (ih + s.pad_top) * g.row_len + (s.pad_left + iw) * Wd, r[j]);
+        if (iw < used && ih + s.pad_top < in_rows) V::store(in + (ih + s.pad_top) * g.row_len + (s.pad_left + iw) * g.pixel_stride, r[j]);
       }
     }
     band_fn(group, g, in, 0, s.Ho, wp, bp, Activation::none, out);
