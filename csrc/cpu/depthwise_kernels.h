@@ -9,7 +9,7 @@
 // every tap of every stride and dilation is one contiguous vector load along a row;
 // NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2 a block
 // of outputs walks the input it reads and feeds each loaded vector to every output
-// that uses it. NCHW planes narrower than half a vector are interleaved a vector of
+// that uses it. NCHW planes whose rows fit in one vector are interleaved a vector of
 // channels at a time and run through the NHWC kernel. Backward NHWC kernels skip the
 // taps that fall into padding.
 #pragma once
@@ -289,7 +289,7 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
                   const typename V::value_type* w, const typename V::value_type* bias,
                   Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
-  if (V::width > 1 && s.M == 1 && 2 * s.Wo <= V::width) return forward_nchw_interleaved<V>(s, x, w, bias, act, y);
+  if (V::width > 1 && s.M == 1 && s.Wo <= V::width) return forward_nchw_interleaved<V>(s, x, w, bias, act, y);
   int block_rows = 1, cols = 1;
   const NchwBandFn<T> band = pick_nchw_band<V>(s, block_rows, cols);
   const PhaseRows g = phase_rows(s, int64_t(cols) * V::width);
@@ -566,7 +566,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   });
 }
 
-// NCHW planes whose output rows fill less than half a vector: V::width channels at a
+// NCHW planes whose output rows fit in one vector: V::width channels at a
 // time are interleaved into NHWC scratch, run through the NHWC row kernel with every
 // lane busy, and the results written back to their planes. Same per-output sums.
 template <class V>
