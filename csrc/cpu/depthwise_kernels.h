@@ -537,8 +537,10 @@ NhwcBandFn<typename V::value_type> pick_nhwc_band(const DepthwiseShape& s) {
   return forward_nhwc_band<V, 0, 0>;
 }
 
-// Elements of NHWC band scratch per thread: about half of a core's L2.
-constexpr int64_t kNhwcBandBudget = 131072;
+// Elements of NHWC band scratch per thread (1 MB): bands need not fit in L2, since a
+// channel chunk's slice is reused from L1 across the band's rows, and taller bands copy
+// fewer halo rows twice (5x5, 14 rows: 18 rows copied instead of 27).
+constexpr int64_t kNhwcBandBudget = 262144;
 
 template <class V>
 void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
