@@ -99,7 +99,9 @@ def test_matches_reference_on_random_shapes(simd_level, case):
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("k", [3, 5])
 @pytest.mark.parametrize("stride", [1, 2])
-@pytest.mark.parametrize("hw", [(7, 7), (29, 45), (64, 64)])
+# NCHW planes up to 4 vectors wide run interleaved through the NHWC kernels; the
+# 300-wide plane keeps the direct NCHW row kernels in the test at every level.
+@pytest.mark.parametrize("hw", [(7, 7), (29, 45), (64, 64), (11, 300)])
 def test_fast_paths(simd_level, rng, layout, k, stride, hw):
     x, w, b = make_inputs(rng, 2, 37, 1, *hw, k, k, layout)
     check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")

@@ -9,9 +9,9 @@
 // every tap of every stride and dilation is one contiguous vector load along a row;
 // NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2 a block
 // of outputs walks the input it reads and feeds each loaded vector to every output
-// that uses it. NCHW planes whose rows fit in one vector are interleaved a vector of
-// channels at a time and run through the NHWC kernel. Backward NHWC kernels skip the
-// taps that fall into padding.
+// that uses it. NCHW planes up to 4 vectors wide are interleaved a vector of channels
+// at a time and run through the NHWC kernel. Backward NHWC kernels skip the taps that
+// fall into padding.
 #pragma once
 
 #include <cstring>
@@ -289,7 +289,7 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
                   const typename V::value_type* w, const typename V::value_type* bias,
                   Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
-  if (V::width > 1 && s.M == 1 && s.Wo <= V::width) return forward_nchw_interleaved<V>(s, x, w, bias, act, y);
+  if (V::width > 1 && s.M == 1 && s.Wo <= 4 * V::width) return forward_nchw_interleaved<V>(s, x, w, bias, act, y);
   int block_rows = 1, cols = 1;
   const NchwBandFn<T> band = pick_nchw_band<V>(s, block_rows, cols);
   const PhaseRows g = phase_rows(s, int64_t(cols) * V::width);
@@ -542,6 +542,10 @@ NhwcBandFn<typename V::value_type> pick_nhwc_band(const DepthwiseShape& s) {
 // fewer halo rows twice (5x5, 14 rows: 18 rows copied instead of 27).
 constexpr int64_t kNhwcBandBudget = 262144;
 
+// Elements of interleaved input band per thread (256 KB): with its output band, the
+// task's working set stays in L2.
+constexpr int64_t kInterleavedBandBudget = 65536;
+
 template <class V>
 void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
                   const typename V::value_type* w, const typename V::value_type* bias,
@@ -568,9 +572,11 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   });
 }
 
-// NCHW planes whose output rows fit in one vector: V::width channels at a
-// time are interleaved into NHWC scratch, run through the NHWC row kernel with every
-// lane busy, and the results written back to their planes. Same per-output sums.
+// NCHW planes up to 4 vectors wide: V::width channels at a time are interleaved, a
+// band of rows at a time, into NHWC scratch, run through the NHWC kernel with every
+// lane busy, and written back to their planes. Narrow rows would leave lanes idle in
+// the row kernels (7 of 16), and the transposes cost less than the phase-split copy a
+// strided row kernel needs. Same per-output sums.
 template <class V>
 void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_type* x,
                               const typename V::value_type* w, const typename V::value_type* bias,
@@ -583,14 +589,17 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
   group.layout = Layout::NHWC;
   const NhwcBandFn<T> band_fn = pick_nhwc_band<V>(group);
   const PaddedRows g = nhwc_padded_rows<T>(group);
-  const int64_t in_rows = padded_rows(s, s.Ho), kk = s.kh * s.kw;
-  const int64_t in_len = in_rows * g.row_len, out_len = s.Ho * s.Wo * Wd;
+  const int64_t kk = s.kh * s.kw, plane = s.H * s.W, out_plane = s.Ho * s.Wo;
   const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
-  const int64_t groups = ceil_div(s.C, Wd), tasks = s.N * groups;
+  const int64_t groups = ceil_div(s.C, Wd);
+  const int64_t rows_per_band = band_rows(group, g.row_len, kInterleavedBandBudget, s.N * groups, num_threads());
+  const int64_t bands = ceil_div(s.Ho, rows_per_band), tasks = s.N * groups * bands;
+  const int64_t in_len = padded_rows(s, rows_per_band) * g.row_len, out_len = rows_per_band * s.Wo * Wd;
   const int threads = threads_for(tasks);
   ThreadScratch<T> scratch(in_len + out_len + (kk + 1) * Wd, threads);
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
-    const int64_t n = task / groups, c0 = task % groups * Wd;
+    const int64_t n = task / (groups * bands), c0 = task / bands % groups * Wd;
+    const int64_t oh0 = task % bands * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
     const int lanes = int(min64(Wd, s.C - c0));
     T* in = scratch.get(thread);
     T* out = in + in_len;
@@ -604,31 +613,40 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       for (int j = 0; j < count; ++j) V::store(wp + (t0 + j) * Wd, r[j]);
     }
     for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
-    zero_span<V>(in, in_len);
-    // Input: Wd consecutive pixels of each of the group's planes, transposed into Wd
-    // pixel vectors, each stored at its padded place.
-    const T* planes = x + (n * s.C + c0) * s.H * s.W;
-    for (int64_t p0 = 0; p0 < s.H * s.W; p0 += Wd) {
-      const int count = int(min64(Wd, s.H * s.W - p0));
-      typename V::reg r[Wd];
-      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(planes + l * s.H * s.W + p0, count) : V::zero();
-      transpose_square<V>(r);
-      for (int j = 0; j < count; ++j) {
-        const int64_t ih = (p0 + j) / s.W, iw = (p0 + j) % s.W;
-        if (iw < used && ih + s.pad_top < in_rows) V::store(in + (ih + s.pad_top) * g.row_len + (s.pad_left + iw) * g.pixel_stride, r[j]);
+    // Input: each padded row of the band gets its zero border, and its pixels Wd at a
+    // time: the same Wd columns of the group's planes, transposed into Wd pixel vectors.
+    const T* planes = x + (n * s.C + c0) * plane;
+    const int64_t right = g.row_len - (s.pad_left + used) * g.pixel_stride;
+    const int64_t in_rows = padded_rows(s, oh1 - oh0);
+    for (int64_t r = 0; r < in_rows; ++r) {
+      T* dst = in + r * g.row_len;
+      const int64_t ih = oh0 * s.stride_h + r - s.pad_top;
+      if (ih < 0 || ih >= s.H || used == 0) {
+        zero_span<V>(dst, g.row_len);
+        continue;
+      }
+      zero_span<V>(dst, s.pad_left * g.pixel_stride);
+      zero_span<V>(dst + (s.pad_left + used) * g.pixel_stride, right);
+      for (int64_t iw0 = 0; iw0 < used; iw0 += Wd) {
+        const int count = int(min64(Wd, used - iw0));
+        typename V::reg v[Wd];
+        for (int l = 0; l < Wd; ++l) v[l] = l < lanes ? V::load_n(planes + l * plane + ih * s.W + iw0, count) : V::zero();
+        transpose_square<V>(v);
+        for (int j = 0; j < count; ++j) V::store(dst + (s.pad_left + iw0 + j) * g.pixel_stride, v[j]);
       }
     }
-    band_fn(group, g, in, 0, s.Ho, wp, bp, Activation::none, out);
-    // Output: back from pixel vectors to the group's planes, Wd pixels at a time.
-    T* yplanes = y + (n * s.C + c0) * s.Ho * s.Wo;
-    for (int64_t p0 = 0; p0 < s.Ho * s.Wo; p0 += Wd) {
-      const int count = int(min64(Wd, s.Ho * s.Wo - p0));
+    band_fn(group, g, in, 0, oh1 - oh0, wp, bp, act, out);
+    // Output: back from pixel vectors to the band's rows of the group's planes (one
+    // contiguous span of each plane), Wd pixels at a time.
+    T* yplanes = y + (n * s.C + c0) * out_plane + oh0 * s.Wo;
+    const int64_t span = (oh1 - oh0) * s.Wo;
+    for (int64_t p0 = 0; p0 < span; p0 += Wd) {
+      const int count = int(min64(Wd, span - p0));
       typename V::reg r[Wd];
       for (int j = 0; j < Wd; ++j) r[j] = j < count ? V::load(out + (p0 + j) * Wd) : V::zero();
       transpose_square<V>(r);
-      for (int l = 0; l < lanes; ++l) V::store_n(yplanes + l * s.Ho * s.Wo + p0, r[l], count);
+      for (int l = 0; l < lanes; ++l) V::store_n(yplanes + l * out_plane + p0, r[l], count);
     }
-    for (int l = 0; l < lanes; ++l) activate_span<V>(act, yplanes + l * s.Ho * s.Wo, s.Ho * s.Wo);
   });
 }
 
