@@ -609,7 +609,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       const int count = int(min64(Wd, kk - t0));
       typename V::reg r[Wd];
       for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(w + (c0 + l) * kk + t0, count) : V::zero();
-      transpose_square<V>(r);
+      V::transpose(r);
       for (int j = 0; j < count; ++j) V::store(wp + (t0 + j) * Wd, r[j]);
     }
     for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
@@ -631,7 +631,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
         const int count = int(min64(Wd, used - iw0));
         typename V::reg v[Wd];
         for (int l = 0; l < Wd; ++l) v[l] = l < lanes ? V::load_n(planes + l * plane + ih * s.W + iw0, count) : V::zero();
-        transpose_square<V>(v);
+        V::transpose(v);
         for (int j = 0; j < count; ++j) V::store(dst + (s.pad_left + iw0 + j) * g.pixel_stride, v[j]);
       }
     }
@@ -644,7 +644,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       const int count = int(min64(Wd, span - p0));
       typename V::reg r[Wd];
       for (int j = 0; j < Wd; ++j) r[j] = j < count ? V::load(out + (p0 + j) * Wd) : V::zero();
-      transpose_square<V>(r);
+      V::transpose(r);
       for (int l = 0; l < lanes; ++l) V::store_n(yplanes + l * out_plane + p0, r[l], count);
     }
   });

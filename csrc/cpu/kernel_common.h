@@ -57,22 +57,6 @@ void parallel_for(int64_t tasks, int threads, const F& body) {
   for (int64_t task = 0; task < tasks; ++task) body(task, thread_index());
 }
 
-// Transposes width x width elements held one row per register: log2(width) rounds of
-// zipping register i with register i + width/2 each rotate the (register, lane) index
-// bits by one, so after them lane l of register r holds what was lane r of register l.
-template <class V>
-void transpose_square(typename V::reg (&r)[V::width]) {
-  constexpr int W = V::width;
-  for (int round = 1; round < W; round *= 2) {
-    typename V::reg t[W];
-    for (int i = 0; i < W / 2; ++i) {
-      t[2 * i] = V::zip_lo(r[i], r[i + W / 2]);
-      t[2 * i + 1] = V::zip_hi(r[i], r[i + W / 2]);
-    }
-    for (int i = 0; i < W; ++i) r[i] = t[i];
-  }
-}
-
 template <class V>
 typename V::reg activate(Activation act, typename V::reg v) {
   using T = typename V::value_type;

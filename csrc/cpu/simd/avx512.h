@@ -49,12 +49,30 @@ struct Avx512F32 {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
   }
-  // Interleaves lanes: lo = a0 b0 a1 b1 ... a7 b7, hi = a8 b8 ... a15 b15.
-  static reg zip_lo(reg a, reg b) {
-    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
-  }
-  static reg zip_hi(reg a, reg b) {
-    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+  // Transposes 16 x 16 elements held one row per register. In-lane unpacks and
+  // shuffles first (rows 4 at a time per 128-bit lane), then two rounds of 128-bit lane
+  // shuffles: 64 single-cycle-class shuffles instead of 64 two-source permutes.
+  static void transpose(reg (&r)[16]) {
+    reg t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {  // u[i + j]: column 4q + j of rows i..i+3, lane q
+      u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+      u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+      u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int h = 0; h < 16; h += 8)  // t[h + j]: lanes (0, 2) then (1, 3) of u[h + j], u[h + 4 + j]
+      for (int j = 0; j < 4; ++j) {
+        t[h + j] = _mm512_shuffle_f32x4(u[h + j], u[h + 4 + j], 0x88);
+        t[h + 4 + j] = _mm512_shuffle_f32x4(u[h + j], u[h + 4 + j], 0xDD);
+      }
+    for (int j = 0; j < 8; ++j) {  // column j from t[j], t[8 + j]; column 8 + j from their odd lanes
+      r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+      r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    }
   }
   // The even-indexed and odd-indexed lanes of the 2*width elements (lo, hi).
   static void deinterleave2(reg lo, reg hi, reg& even, reg& odd) {

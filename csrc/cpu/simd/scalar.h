@@ -32,9 +32,8 @@ struct ScalarVec {
   static reg min(reg a, reg b) { return a < b ? a : b; }
   static reg exp(reg a) { return std::exp(a); }
   static T hsum(reg a) { return a; }
-  // Interleaves lanes: lo = a0 b0 a1 b1 ... of the first halves, hi of the second halves.
-  static reg zip_lo(reg a, reg) { return a; }
-  static reg zip_hi(reg, reg b) { return b; }
+  // Transposes width x width elements held one row per register (1 x 1: nothing to do).
+  static void transpose(reg (&)[1]) {}
   // The even-indexed and odd-indexed lanes of the 2*width elements (lo, hi).
   static void deinterleave2(reg lo, reg hi, reg& even, reg& odd) {
     even = lo;
