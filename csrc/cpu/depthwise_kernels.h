@@ -515,12 +515,29 @@ void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typen
   activate_span<V>(act, y_img + oh0 * row_elems, (oh1 - oh0) * row_elems);
 }
 
-// weight (C*M, kh*kw) -> (kh*kw, C*M), so one vector load serves consecutive channels.
-template <class T>
-void pack_weights_tap_major(const DepthwiseShape& s, const T* w, T* wp) {
-  const int64_t kk = s.kh * s.kw, CM = s.C * s.M;
-  for (int64_t oc = 0; oc < CM; ++oc)
-    for (int64_t t = 0; t < kk; ++t) wp[t * CM + oc] = w[oc * kk + t];
+// weights (channels, kk) -> (kk, channels), tap t's row dst_stride elements from the
+// next, by register transposes, so one vector load serves consecutive channels.
+template <class V>
+void transpose_taps(const typename V::value_type* w, int64_t channels, int64_t kk, typename V::value_type* dst,
+                    int64_t dst_stride) {
+  constexpr int Wd = V::width;
+  for (int64_t c0 = 0; c0 < channels; c0 += Wd) {
+    const int lanes = int(min64(Wd, channels - c0));
+    for (int64_t t0 = 0; t0 < kk; t0 += Wd) {
+      const int count = int(min64(Wd, kk - t0));
+      typename V::reg r[Wd];
+      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(w + (c0 + l) * kk + t0, count) : V::zero();
+      V::transpose(r);
+      for (int j = 0; j < count; ++j) V::store_n(dst + (t0 + j) * dst_stride + c0, r[j], lanes);
+    }
+  }
+}
+
+// weight (C*M, kh*kw) -> (kh*kw, C*M).
+template <class V>
+void pack_weights_tap_major(const DepthwiseShape& s, const typename V::value_type* w, typename V::value_type* wp) {
+  const int64_t CM = s.C * s.M;
+  transpose_taps<V>(w, CM, s.kh * s.kw, wp, CM);
 }
 
 template <class T>
@@ -555,7 +572,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   const NhwcBandFn<T> band_fn = pick_nhwc_band<V>(s);
   const int64_t CM = s.C * s.M;
   ThreadScratch<T> packed(s.kh * s.kw * CM, 1);
-  pack_weights_tap_major(s, w, packed.get(0));
+  pack_weights_tap_major<V>(s, w, packed.get(0));
   const T* wp = packed.get(0);
 
   const PaddedRows g = nhwc_padded_rows<T>(s);
@@ -605,13 +622,8 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     T* out = in + in_len;
     T* wp = out + out_len;  // (kh*kw, Wd) weights, then Wd biases
     T* bp = wp + kk * Wd;
-    for (int64_t t0 = 0; t0 < kk; t0 += Wd) {  // (lanes, kk) weights to (kk, Wd), by transposes
-      const int count = int(min64(Wd, kk - t0));
-      typename V::reg r[Wd];
-      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(w + (c0 + l) * kk + t0, count) : V::zero();
-      V::transpose(r);
-      for (int j = 0; j < count; ++j) V::store(wp + (t0 + j) * Wd, r[j]);
-    }
+    zero_span<V>(wp, kk * Wd);  // lanes past the last channel compute zeros, never garbage
+    transpose_taps<V>(w + c0 * kk, lanes, kk, wp, Wd);
     for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
     // Input: each padded row of the band gets its zero border, and its pixels Wd at a
     // time: the same Wd columns of the group's planes, transposed into Wd pixel vectors.
@@ -774,7 +786,7 @@ void backward_input_nhwc(const DepthwiseShape& s, const typename V::value_type* 
   if (V::width > 1 && s.M > 1) return backward_input_nhwc<ScalarVec<T>>(s, gy, w, gx);
   const int64_t kk = s.kh * s.kw, CM = s.C * s.M, rows = s.N * s.H;
   ThreadScratch<T> packed(kk * CM, 1);
-  pack_weights_tap_major(s, w, packed.get(0));
+  pack_weights_tap_major<V>(s, w, packed.get(0));
   const T* wp = packed.get(0);
   const int threads = threads_for(rows);
   ThreadScratch<int64_t> tap_scratch(2 * kk, threads);  // (tap, grad_y pixel) pairs
