@@ -7,9 +7,10 @@ _ORDER = ["scalar", "avx2", "avx512"]
 
 
 def available_simd_levels():
-    """Every x86 SIMD variant this CPU can run, lowest first (just "scalar" elsewhere)."""
+    """Every SIMD variant this CPU can run, lowest first: the x86 levels up to the
+    detected one, or the portable kernels and NEON on AArch64."""
     best = _cpu.detected_simd_level()
-    return _ORDER[: _ORDER.index(best) + 1] if best in _ORDER else ["scalar"]
+    return _ORDER[: _ORDER.index(best) + 1] if best in _ORDER else ["scalar", best]
 
 
 @pytest.fixture(params=available_simd_levels())

@@ -12,6 +12,10 @@ const DepthwiseKernels<float>& depthwise_kernels_f32() {
     case SimdLevel::avx2:
       return cpu::depthwise_avx2_f32;
 #endif
+#ifdef OPZOO_ARM_VARIANTS
+    case SimdLevel::neon:
+      return cpu::depthwise_neon_f32;
+#endif
     default:
       return cpu::depthwise_scalar_f32;
   }

@@ -13,11 +13,19 @@
 namespace opzoo {
 namespace {
 
+// Whether a CPU whose best level is `detected` runs `level`: the portable kernels
+// anywhere, NEON on AArch64 only, and the x86 levels up to the detected one.
+bool runs(SimdLevel level, SimdLevel detected) {
+  if (level == SimdLevel::scalar) return true;
+  if (level == SimdLevel::neon || detected == SimdLevel::neon) return level == detected;
+  return int(level) <= int(detected);
+}
+
 SimdLevel level_from_env(SimdLevel detected) {
   const char* env = std::getenv("OPZOO_SIMD");
   if (!env) return detected;
   for (SimdLevel level : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512, SimdLevel::neon})
-    if (std::strcmp(env, simd_level_name(level)) == 0 && int(level) <= int(detected)) return level;
+    if (std::strcmp(env, simd_level_name(level)) == 0 && runs(level, detected)) return level;
   return detected;
 }
 
@@ -113,14 +121,16 @@ SimdLevel detected_simd_level() {
     return SimdLevel::avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::avx2;
 #endif
+#ifdef OPZOO_ARM_VARIANTS
+  return SimdLevel::neon;
+#endif
   return SimdLevel::scalar;
 }
 
 SimdLevel simd_level() { return SimdLevel(current_level().load(std::memory_order_relaxed)); }
 
 bool set_simd_level(SimdLevel level) {
-  if (level == SimdLevel::neon && detected_simd_level() != SimdLevel::neon) return false;
-  if (int(level) > int(detected_simd_level())) return false;
+  if (!runs(level, detected_simd_level())) return false;
   current_level().store(int(level), std::memory_order_relaxed);
   return true;
 }

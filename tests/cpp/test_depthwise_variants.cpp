@@ -1,0 +1,159 @@
+// Every SIMD variant of the depthwise kernels this build has (NEON on AArch64, AVX2 and
+// AVX-512 on x86-64 where the CPU runs them) against the portable kernels, on random
+// shapes and data: forward with each activation, grad_x, grad_weight and grad_bias.
+// Exits non-zero on the first disagreement, printing the case to replay it.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "depthwise_variants.h"
+#include "opzoo/runtime.h"
+
+namespace {
+
+using opzoo::Activation;
+using opzoo::DepthwiseKernels;
+using opzoo::DepthwiseShape;
+using opzoo::Layout;
+
+struct Variant {
+  const char* name;
+  const DepthwiseKernels<float>* kernels;
+};
+
+std::vector<Variant> simd_variants() {
+  std::vector<Variant> v;
+  const opzoo::SimdLevel best = opzoo::detected_simd_level();
+#ifdef OPZOO_ARM_VARIANTS
+  v.push_back({"neon", &opzoo::cpu::depthwise_neon_f32});
+#endif
+#ifdef OPZOO_X86_VARIANTS
+  if (best == opzoo::SimdLevel::avx2 || best == opzoo::SimdLevel::avx512)
+    v.push_back({"avx2", &opzoo::cpu::depthwise_avx2_f32});
+  if (best == opzoo::SimdLevel::avx512) v.push_back({"avx512", &opzoo::cpu::depthwise_avx512_f32});
+#endif
+  (void)best;
+  return v;
+}
+
+// Largest |a - b| relative to the larger of max|b| and 1: the variants fuse
+// multiply-adds where the portable kernels round twice, so only rounding may differ.
+double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double err = 0, scale = 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
+    err = std::fmax(err, std::fabs(double(a[i]) - double(b[i])));
+    scale = std::fmax(scale, std::fabs(double(b[i])));
+  }
+  return err / scale;
+}
+
+std::string describe(const DepthwiseShape& s, int act) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "%s N=%lld C=%lld M=%lld H=%lld W=%lld k=%lldx%lld stride=%lldx%lld dilation=%lldx%lld "
+                "pad=%lld,%lld out=%lldx%lld act=%d",
+                s.layout == Layout::NCHW ? "NCHW" : "NHWC", (long long)s.N, (long long)s.C, (long long)s.M,
+                (long long)s.H, (long long)s.W, (long long)s.kh, (long long)s.kw, (long long)s.stride_h,
+                (long long)s.stride_w, (long long)s.dilation_h, (long long)s.dilation_w, (long long)s.pad_top,
+                (long long)s.pad_left, (long long)s.Ho, (long long)s.Wo, act);
+  return buf;
+}
+
+// A random case; fast-path shapes (3x3 and 5x5 at stride 1 and 2, no dilation) half
+// of the time, anything else the generic path takes the other half.
+DepthwiseShape random_shape(std::mt19937_64& rng) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  DepthwiseShape s{};
+  s.layout = pick(0, 1) ? Layout::NHWC : Layout::NCHW;
+  s.N = pick(1, 3);
+  s.C = pick(1, 2) == 1 ? pick(1, 9) : pick(10, 70);
+  s.M = pick(0, 4) == 0 ? pick(2, 3) : 1;
+  const bool fast = pick(0, 1) == 1;
+  s.kh = s.kw = fast ? (pick(0, 1) ? 3 : 5) : pick(1, 6);
+  if (!fast && pick(0, 2) == 0) s.kw = pick(1, 6);
+  s.stride_h = s.stride_w = fast ? pick(1, 2) : pick(1, 3);
+  s.dilation_h = s.dilation_w = fast ? 1 : pick(1, 2);
+  s.H = pick(1, 3) == 1 ? pick(1, 8) : pick(9, 40);
+  s.W = pick(1, 3) == 1 ? pick(1, 8) : pick(9, 70);
+  s.pad_top = pick(0, s.kh);
+  s.pad_left = pick(0, s.kw);
+  const int64_t pad_bottom = pick(0, s.kh), pad_right = pick(0, s.kw);
+  s.Ho = opzoo::conv_output_extent(s.H, s.pad_top, pad_bottom, s.kh, s.stride_h, s.dilation_h);
+  s.Wo = opzoo::conv_output_extent(s.W, s.pad_left, pad_right, s.kw, s.stride_w, s.dilation_w);
+  return s;
+}
+
+std::vector<float> random_vector(std::mt19937_64& rng, int64_t n) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(size_t(n > 0 ? n : 0));
+  for (float& e : v) e = normal(rng);
+  return v;
+}
+
+int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt19937_64& rng) {
+  const auto& portable = opzoo::cpu::depthwise_scalar_f32;
+  const int64_t CM = s.C * s.M;
+  const std::vector<float> x = random_vector(rng, s.N * s.C * s.H * s.W);
+  const std::vector<float> w = random_vector(rng, CM * s.kh * s.kw);
+  const std::vector<float> b = random_vector(rng, CM);
+  const std::vector<float> gy = random_vector(rng, s.N * CM * s.Ho * s.Wo);
+  const size_t y_size = size_t(s.N * CM * s.Ho * s.Wo);
+
+  // NaN-filled outputs: a kernel that skips an element cannot pass.
+  std::vector<float> y_ref(y_size, NAN), y(y_size, NAN);
+  portable.forward(s, x.data(), w.data(), b.data(), Activation(act), y_ref.data());
+  variant.kernels->forward(s, x.data(), w.data(), b.data(), Activation(act), y.data());
+  std::vector<float> gx_ref(x.size(), NAN), gx(x.size(), NAN);
+  portable.backward_input(s, gy.data(), w.data(), gx_ref.data());
+  variant.kernels->backward_input(s, gy.data(), w.data(), gx.data());
+  std::vector<float> gw_ref(w.size(), NAN), gw(w.size(), NAN), gb_ref(b.size(), NAN), gb(b.size(), NAN);
+  portable.backward_weight(s, gy.data(), x.data(), gw_ref.data(), gb_ref.data());
+  variant.kernels->backward_weight(s, gy.data(), x.data(), gw.data(), gb.data());
+
+  // Weight gradients are reductions over N*Ho*Wo terms: rounding grows with their count.
+  const double reduction_tol = 1e-6 * std::sqrt(double(s.N * s.Ho * s.Wo) + 1.0) * 4;
+  const struct {
+    const char* what;
+    double err, tol;
+  } checks[] = {{"forward", relative_error(y, y_ref), 1e-5},
+                {"grad_x", relative_error(gx, gx_ref), 1e-5},
+                {"grad_weight", relative_error(gw, gw_ref), reduction_tol},
+                {"grad_bias", relative_error(gb, gb_ref), reduction_tol}};
+  for (const auto& c : checks)
+    if (!(c.err <= c.tol)) {
+      std::printf("FAIL %s %s: relative error %.3g > %.3g\n  %s\n", variant.name, c.what, c.err, c.tol,
+                  describe(s, act).c_str());
+      return 1;
+    }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int cases = argc > 1 ? std::atoi(argv[1]) : 300;
+  const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20261128;
+  const std::vector<Variant> variants = simd_variants();
+  if (variants.empty()) {
+    std::printf("SKIP: this build or CPU has no SIMD variant besides the portable kernels\n");
+    return 0;
+  }
+  std::mt19937_64 rng(seed);
+  int checked = 0, failures = 0;
+  for (int i = 0; i < cases; ++i) {
+    const DepthwiseShape s = random_shape(rng);
+    if (s.Ho <= 0 || s.Wo <= 0) continue;  // kernel larger than the padded input
+    const int act = int(rng() % opzoo::kNumActivations);
+    for (const Variant& v : variants) failures += check_case(s, act, v, rng);
+    ++checked;
+    if (failures) break;
+  }
+  for (const Variant& v : variants) std::printf("%s: ", v.name);
+  std::printf("%d random cases (seed %llu) against the portable kernels: %s\n", checked,
+              (unsigned long long)seed, failures ? "FAILED" : "all agree");
+  return failures ? 1 : 0;
+}
