@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import opzoo
-from opzoo import _cpu
+from opzoo import _cpu, _device
 
 
 def test_info_reports_build_and_runtime():
@@ -14,7 +14,8 @@ def test_info_reports_build_and_runtime():
     assert info["simd_detected"] in {"avx512", "avx2", "neon", "scalar"}
     assert isinstance(info["openmp"], bool)
     assert info["num_threads"] == opzoo.get_num_threads() >= 1
-    assert info["cuda"] == {"built": False, "available": False, "device": None}
+    assert info["cuda"]["built"] == (_device._cuda is not None)
+    assert info["cuda"]["available"] == (info["cuda"]["device"] is not None)
     assert info["compiler"]
 
 
@@ -75,3 +76,23 @@ def test_docstring_examples_run():
     for module in (opzoo, opzoo._runtime, opzoo.ops.depthwise):
         failures, _ = doctest.testmod(module, extraglobs={"np": np})
         assert failures == 0, module.__name__
+
+
+def test_package_works_without_the_cuda_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['opzoo._cuda'] = None\n"  # as in a build without a CUDA toolkit
+        "import numpy as np, opzoo\n"
+        "assert opzoo.info()['cuda'] == {'built': False, 'available': False, 'device': None}\n"
+        "class Gpu:\n"
+        "    __cuda_array_interface__ = {'shape': (1, 1, 1, 1), 'typestr': '<f4', 'data': (0, False), 'version': 3}\n"
+        "try:\n"
+        "    opzoo.depthwise_conv2d(Gpu(), np.ones((1, 1, 1, 1), np.float32))\n"
+        "except RuntimeError as e:\n"
+        "    assert 'no CUDA module' in str(e), e\n"
+        "else:\n"
+        "    raise AssertionError('no error')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

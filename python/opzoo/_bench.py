@@ -231,6 +231,79 @@ def run_case_a(quick: bool = False, progress: bool = True, back_to_back: bool = 
             "timing": "back-to-back" if back_to_back else "interleaved"}
 
 
+#: PERF.md's GPU goal: case A at this batch, against torch's cuDNN path.
+CASE_A_GPU_BATCH = 64
+CASE_A_GPU_IMPLS = [OPZOO_NCHW, OPZOO_NHWC, TORCH_NCHW, TORCH_CL]
+#: Largest error relative to the float32 result's scale that a dtype's rounding allows.
+GPU_TOLERANCE = {"float32": 1e-5, "float16": 4e-3}
+
+
+def time_cuda(fn: Callable[[], object], torch, reps: int, calls: int) -> list[float]:
+    """Seconds per call of `fn` on the GPU: `reps` CUDA-event timings of `calls` calls each."""
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(calls):
+            fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3 / calls)
+    return times
+
+
+def run_case_a_gpu(batch: int = CASE_A_GPU_BATCH, quick: bool = False, progress: bool = True) -> dict:
+    """Case A on the GPU, float32 and float16: opzoo against torch (cuDNN), NCHW and
+    channels_last; every result checked against torch's float32 one first."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.backends.cudnn.benchmark = True  # torch's best algorithm per shape, as users run it
+    reps, calls = (3, 3) if quick else (15, 10)
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    bar = Progress(2 * len(EFFICIENTNET_B0_DEPTHWISE)) if progress else None
+    rows = []
+    try:
+        for dtype_name, dtype in (("float32", torch.float32), ("float16", torch.float16)):
+            for C, H, k, s in EFFICIENTNET_B0_DEPTHWISE:
+                p = k // 2
+                x = torch.randn(batch, C, H, H, device="cuda", generator=generator).to(dtype)
+                w = (torch.randn(C, 1, k, k, device="cuda", generator=generator) / k).to(dtype)
+                xcl = x.contiguous(memory_format=torch.channels_last)
+                x_nhwc = x.permute(0, 2, 3, 1).contiguous()
+                impls = {
+                    OPZOO_NCHW: lambda x=x, w=w, s=s, p=p: depthwise_conv2d(x, w, stride=s, padding=p),
+                    OPZOO_NHWC: lambda x=x_nhwc, w=w, s=s, p=p: depthwise_conv2d(
+                        x, w, stride=s, padding=p, layout="NHWC").permute(0, 3, 1, 2),
+                    TORCH_NCHW: lambda x=x, w=w, s=s, p=p, C=C: F.conv2d(x, w, None, s, p, 1, C),
+                    TORCH_CL: lambda x=xcl, w=w, s=s, p=p, C=C: F.conv2d(x, w, None, s, p, 1, C),
+                }
+                expected = F.conv2d(x.float(), w.float(), None, s, p, 1, C)
+                scale = float(expected.abs().max()) + 1.0
+                errors = {}
+                for name, fn in impls.items():
+                    errors[name] = float((fn().float() - expected).abs().max()) / scale
+                    if not errors[name] <= GPU_TOLERANCE[dtype_name]:
+                        raise AssertionError(f"C{C} H{H} k{k} s{s} {dtype_name} {name}: error {errors[name]:.3g}")
+                times = {name: time_cuda(fn, torch, reps, calls) for name, fn in impls.items()}
+                label = f"C{C} H{H} k{k} s{s} {'fp32' if dtype_name == 'float32' else 'fp16'}"
+                rows.append({"label": label, "dtype": dtype_name,
+                             "ms": {name: statistics.median(ts) * 1e3 for name, ts in times.items()},
+                             "max_error": errors})
+                if bar:
+                    bar.step(label)
+    finally:
+        if bar:
+            bar.close()
+    sums = {}
+    for dtype_name in ("float32", "float16"):
+        part = [r for r in rows if r["dtype"] == dtype_name]
+        sums[dtype_name] = {name: sum(r["ms"][name] for r in part) for name in CASE_A_GPU_IMPLS}
+    return {"rows": rows, "sum": sums, "batch": batch, "device": torch.cuda.get_device_name()}
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -238,11 +311,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small batch, few repetitions, no NumPy peer")
     parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     parser.add_argument("--threads", type=int, default=None, help="threads for opzoo and torch (default: opzoo's)")
+    parser.add_argument("--gpu", action="store_true",
+                        help=f"case A on the GPU at batch {CASE_A_GPU_BATCH}, float32 and float16, against torch's "
+                             "cuDNN path (needs the CUDA module and torch with CUDA)")
     parser.add_argument("--back-to-back", action="store_true",
                         help="time each implementation in bursts of consecutive calls (warm caches, as PERF.md's "
                              "peer figures) instead of interleaving them call by call")
     args = parser.parse_args(argv)
 
+    if args.gpu:
+        return _main_gpu(args)
     if args.threads is not None:
         _runtime.set_num_threads(args.threads)
     threads = _runtime.get_num_threads()
@@ -270,5 +348,24 @@ def main(argv: list[str] | None = None) -> int:
         }
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=2)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _main_gpu(args) -> int:
+    torch = _torch()
+    if torch is None or not torch.cuda.is_available() or not _runtime.info()["cuda"]["available"]:
+        print("--gpu needs a CUDA device, opzoo's CUDA module and torch with CUDA", file=sys.stderr)
+        return 2
+    result = run_case_a_gpu(quick=args.quick)
+    print(f"opzoo {_runtime.info()['version']}  device={result['device']}  torch={torch.__version__}")
+    print(f"\nCase A on the GPU: depthwise conv2d, EfficientNet-B0 layers, batch {result['batch']} "
+          "(median ms per call from CUDA events; ratios > 1 mean opzoo is faster)\n")
+    rows = list(result["rows"])
+    rows += [{"label": f"SUM {'fp32' if d == 'float32' else 'fp16'}", "ms": ms} for d, ms in result["sum"].items()]
+    print(format_table(rows, CASE_A_GPU_IMPLS, CASE_A_RATIOS))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"opzoo": _runtime.info(), "torch": torch.__version__, "cases": {"A_gpu": result}}, f, indent=2)
         print(f"\nwrote {args.json}")
     return 0

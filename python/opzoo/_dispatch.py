@@ -13,8 +13,8 @@ op's NumPy results back into the caller's array type:
   handed back through its array-API namespace's ``from_dlpack`` when it has one
   (``__array_namespace__``), else as NumPy arrays.
 
-Arrays on a GPU (``__cuda_array_interface__``, or a DLPack device other than the
-CPU) raise ``RuntimeError``: this build has no CUDA module.
+Arrays on a GPU go to :mod:`opzoo._device` before they reach this module; an op
+without a CUDA kernel that is given one raises ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -41,10 +41,7 @@ def _type_name(obj: Any) -> str:
 
 
 def _no_gpu(name: str, obj: Any) -> RuntimeError:
-    return RuntimeError(
-        f"{name}: {_type_name(obj)} lives on a GPU, but this opzoo build has no CUDA module; "
-        "pass a CPU array"
-    )
+    return RuntimeError(f"{name}: {_type_name(obj)} lives on a GPU, and this op runs on CPU arrays only")
 
 
 def _to_numpy(obj: Any, name: str) -> tuple[np.ndarray, str, Callable[[np.ndarray], Any]]:

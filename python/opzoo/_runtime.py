@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from . import _cpu
+from . import _cpu, _device
 
 
 def _version() -> str:
@@ -38,8 +38,11 @@ def info() -> dict:
         ``version``; ``compiler``; ``simd`` (the level kernels dispatch to now:
         "avx512", "avx2", "neon" or "scalar"), ``simd_detected`` (the best this CPU
         supports; ``OPZOO_SIMD=avx2`` etc. in the environment lowers ``simd``);
-        ``openmp``; ``num_threads``; ``cuda``: a dict with ``built``, ``available`` and
-        ``device`` (None when not available).
+        ``openmp``; ``num_threads``; ``cuda``: a dict with ``built`` (whether this
+        build has the CUDA module), ``available`` (whether a CUDA device can be used)
+        and ``device`` (its name, None when not available); a build with the CUDA module
+        adds ``device_count``, ``runtime_version``, ``architectures`` and ``error``
+        (why no device is available, else None).
 
     Examples
     --------
@@ -54,5 +57,5 @@ def info() -> dict:
         "simd_detected": _cpu.detected_simd_level(),
         "openmp": _cpu.openmp(),
         "num_threads": _cpu.num_threads(),
-        "cuda": {"built": False, "available": False, "device": None},
+        "cuda": _device._cuda.info() if _device._cuda is not None else {"built": False, "available": False, "device": None},
     }

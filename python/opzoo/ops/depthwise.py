@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _cpu
+from .. import _cpu, _device
+from .._device import device_arrays, is_device_array
 from .._dispatch import (
     activation_code,
     check_ndim,
@@ -152,8 +153,10 @@ def depthwise_conv2d(
     Parameters
     ----------
     x : array, shape (N, C, H, W), or (N, H, W, C) with ``layout="NHWC"``
-        float32 or float64. NumPy, PyTorch (CPU) or any array with
-        ``__array_interface__``/``__dlpack__``.
+        On the CPU: float32 or float64; NumPy, PyTorch or any array with
+        ``__array_interface__``/``__dlpack__``. On a CUDA device (a build with
+        ``opzoo._cuda``): float32, float16 or bfloat16 (accumulated in float32);
+        PyTorch, CuPy or Numba, run on the caller's current stream.
     weight : array, shape (C*M, 1, kh, kw)
         As PyTorch stores a depthwise convolution's weight; M >= 1 is the channel
         multiplier.
@@ -191,6 +194,8 @@ def depthwise_conv2d(
     >>> opzoo.depthwise_conv2d(x, w, stride=2, padding="same", activation="silu").shape
     (1, 8, 16, 16)
     """
+    if any(is_device_array(a) for a in (x, weight, bias, out)):
+        return _forward_on_device(x, weight, bias, stride, padding, dilation, layout, activation, out)
     arrays, back = host_arrays(x=x, weight=weight, bias=bias, out=out)
     dtype = float_dtype(arrays, "x")
     xa, wa, ba, oa = arrays["x"], arrays["weight"], arrays["bias"], arrays["out"]
@@ -267,9 +272,9 @@ def depthwise_conv2d_backward(
 
     Notes
     -----
-    Deterministic: the weight and bias gradients are reduced in a fixed order on one
-    thread per channel (no atomics), so results are bit-identical run to run and for
-    any thread count.
+    Deterministic: the weight and bias gradients are reduced in a fixed order (on the
+    CPU one thread per channel, on CUDA one thread block per channel; no atomics), so
+    results are bit-identical run to run and for any thread count.
 
     Examples
     --------
@@ -282,6 +287,8 @@ def depthwise_conv2d_backward(
     >>> gx.shape, gw.shape, gb.shape
     ((2, 4, 9, 9), (4, 1, 3, 3), (4,))
     """
+    if any(is_device_array(a) for a in (grad_out, x, weight, bias)):
+        return _backward_on_device(grad_out, x, weight, bias, stride, padding, dilation, layout, activation)
     arrays, back = host_arrays(grad_out=grad_out, x=x, weight=weight, bias=bias)
     dtype = float_dtype(arrays, "x")
     ga, xa, wa, ba = arrays["grad_out"], arrays["x"], arrays["weight"], arrays["bias"]
@@ -304,3 +311,86 @@ def depthwise_conv2d_backward(
     _cpu.depthwise_backward_input(gk, wk, grad_x, **args)
     _cpu.depthwise_backward_weight(gk, xk, grad_w, grad_b, **args)
     return back(_to_layout(grad_x, kernel_layout, layout)), back(grad_w), back(grad_b)
+
+
+# ---------------------------------------------------------------------------------
+# CUDA arrays (PyTorch, CuPy, Numba): the same steps through opzoo._cuda, with the
+# caller's library allocating every result on the caller's device.
+
+
+def _device_input(call, a, layout: str, name: str):
+    """`a` (axes in `layout`) dense in the memory order it has, if any, else copied."""
+    if call.is_dense(a) or call.library == "numba":
+        return call.contiguous(a, name), layout
+    alt = call.permute(a, _PERMUTE[(layout, _other(layout))])
+    if call.is_dense(alt):
+        return alt, _other(layout)
+    return call.contiguous(a, name), layout
+
+
+def _device_in_layout(call, a, src: str, dst: str, name: str):
+    return call.contiguous(a if src == dst else call.permute(a, _PERMUTE[(src, dst)]), name)
+
+
+def _device_forward(call, geo, xk, kernel_layout, wk, bk, act):
+    yk = call.empty(geo.output_shape(kernel_layout), like=xk)
+    _device._cuda.depthwise_forward(
+        call.describe(xk),
+        call.describe(wk),
+        None if bk is None else call.describe(bk),
+        call.describe(yk),
+        activation=act,
+        stream=call.stream,
+        **geo.kernel_args(kernel_layout),
+    )
+    return yk
+
+
+def _forward_on_device(x, weight, bias, stride, padding, dilation, layout, activation, out):
+    call = device_arrays(x=x, weight=weight, bias=bias, out=out)
+    geo = _Geometry.parse(x, weight, stride, padding, dilation, layout)
+    act = activation_code(activation)
+    if bias is not None:
+        check_shape(bias, "bias", (geo.C * geo.M,))
+    if out is not None:
+        check_shape(out, "out", geo.output_shape(layout))
+    xk, kernel_layout = _device_input(call, x, layout, "x")
+    wk = call.contiguous(weight, "weight")
+    bk = None if bias is None else call.contiguous(bias, "bias")
+    yk = _device_forward(call, geo, xk, kernel_layout, wk, bk, act)
+    y = yk if kernel_layout == layout else call.permute(yk, _PERMUTE[(kernel_layout, layout)])
+    if out is None:
+        return y
+    call.copy_into(out, y)
+    return out
+
+
+def _backward_on_device(grad_out, x, weight, bias, stride, padding, dilation, layout, activation):
+    call = device_arrays(grad_out=grad_out, x=x, weight=weight, bias=bias)
+    geo = _Geometry.parse(x, weight, stride, padding, dilation, layout)
+    act = activation_code(activation)
+    check_shape(grad_out, "grad_out", geo.output_shape(layout))
+    if bias is not None:
+        check_shape(bias, "bias", (geo.C * geo.M,))
+    xk, kernel_layout = _device_input(call, x, layout, "x")
+    gk = _device_in_layout(call, grad_out, layout, kernel_layout, "grad_out")
+    wk = call.contiguous(weight, "weight")
+    if act:
+        bk = None if bias is None else call.contiguous(bias, "bias")
+        z = _device_forward(call, geo, xk, kernel_layout, wk, bk, activation_code(None))
+        scaled = call.empty(tuple(gk.shape), like=gk)
+        _device._cuda.activation_backward(
+            call.describe(call.flat(z)), call.describe(call.flat(gk)), call.describe(call.flat(scaled)),
+            activation=act, stream=call.stream,
+        )
+        gk = scaled
+    args = dict(stream=call.stream, **geo.kernel_args(kernel_layout))
+    grad_x = call.empty(tuple(xk.shape), like=xk)
+    grad_w = call.empty(tuple(wk.shape), like=wk)
+    grad_b = call.empty((geo.C * geo.M,), like=wk)
+    _device._cuda.depthwise_backward_input(call.describe(gk), call.describe(wk), call.describe(grad_x), **args)
+    _device._cuda.depthwise_backward_weight(
+        call.describe(gk), call.describe(xk), call.describe(grad_w), call.describe(grad_b), **args
+    )
+    gx = grad_x if kernel_layout == layout else call.permute(grad_x, _PERMUTE[(kernel_layout, layout)])
+    return gx, grad_w, grad_b

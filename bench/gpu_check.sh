@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with a CUDA GPU and no network (Python with nvcc, CMake,
+# ninja, pybind11, scikit-build-core, pytest, hypothesis, CuPy and torch installed):
+# builds opzoo with its CUDA module for this GPU, runs the CUDA tests (PyTorch and CuPy
+# arrays against the NumPy reference) and the GPU benchmark (case A at batch 64 against
+# torch's cuDNN path, NCHW and channels_last, float32 and float16), and prints a table.
+# Logs and the benchmark's JSON go to $OUT when it is set (the device tool), else ./gpu-check.
+#   bash bench/gpu_check.sh [--quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-gpu-check}"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+site="${TMPDIR:-/tmp}/opzoo-gpu-site"
+rm -rf "$site"
+export PYTHONUNBUFFERED=1
+
+python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())"
+arch=$(python3 -c "import torch; major, minor = torch.cuda.get_device_capability(); print(f'{major}{minor}')")
+echo "== build (OPZOO_CUDA=ON, architectures ${OPZOO_CUDA_ARCHS:-$arch})"
+OPZOO_CUDA=ON OPZOO_CUDA_ARCHS="${OPZOO_CUDA_ARCHS:-$arch}" \
+  python3 -m pip install -q --no-build-isolation --no-deps --target "$site" . > "$out/build.log" 2>&1 \
+  || { tail -40 "$out/build.log"; exit 1; }
+export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+python3 -m opzoo info
+
+echo "== CUDA tests"
+set +e
+python3 -m pytest -q -p no:cacheprovider -rs tests/test_depthwise_cuda.py tests/test_runtime.py > "$out/tests.log" 2>&1
+tests=$?
+set -e
+tail -25 "$out/tests.log"
+
+echo "== GPU benchmark"
+python3 -m opzoo bench --gpu ${1:-} --json "$out/gpu_bench.json" 2> "$out/bench.err" \
+  || { tail -20 "$out/bench.err"; exit 1; }
+exit $tests

@@ -1,0 +1,228 @@
+"""Depthwise conv2d on CUDA arrays: PyTorch and CuPy against the NumPy reference on the
+same random data, in float32, float16 and bfloat16, and bad inputs.
+
+The kernel tests need a CUDA device and skip with the reason otherwise; the checks
+that run before any kernel (the descriptors, mixed devices, dtypes) run wherever the
+CUDA module is built, on stand-in array objects.
+"""
+
+import numpy as np
+import pytest
+from conftest import assert_close
+
+import opzoo
+from opzoo import _device
+from opzoo import reference as ref
+
+ACTIVATIONS = [None, "relu", "relu6", "silu", "hardswish", "sigmoid"]
+KINKS = {"relu": (0.0,), "relu6": (0.0, 6.0), "hardswish": (-3.0, 3.0)}
+# Largest error relative to the reference's scale: the output's own rounding dominates.
+TOLERANCE = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 1.6e-2}
+
+NO_MODULE = "this build has no CUDA module (built without a CUDA compiler, or with OPZOO_CUDA=OFF)"
+needs_cuda_module = pytest.mark.skipif(_device._cuda is None, reason=NO_MODULE)
+
+
+def _cuda_available():
+    return _device._cuda is not None and _device._cuda.info()["available"]
+
+
+def _torch_cuda():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def _cupy():
+    try:
+        import cupy
+    except ImportError:
+        return None
+    try:
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:  # noqa: BLE001 - CuPy without a driver
+        return None
+
+
+def libraries():
+    """(name, to_device, to_numpy) for each GPU library usable here, else one skip."""
+    why = "no CUDA device here" if _device._cuda is not None else NO_MODULE
+    out = []
+    if _cuda_available():
+        torch = _torch_cuda()
+        if torch is not None:
+            dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+            out.append(pytest.param(
+                ("torch", lambda a, dt: torch.from_numpy(a).to("cuda", dtypes[dt]),
+                 lambda t: t.detach().float().cpu().numpy()), id="torch"))
+        cupy = _cupy()
+        if cupy is not None:
+            out.append(pytest.param(
+                ("cupy", lambda a, dt: cupy.asarray(a.astype(dt)), lambda c: cupy.asnumpy(c).astype(np.float32)),
+                id="cupy"))
+        why = "no PyTorch CUDA or CuPy installed"
+    return out or [pytest.param(None, marks=pytest.mark.skip(reason=why), id="no-gpu")]
+
+
+@pytest.fixture(params=libraries())
+def lib(request):
+    return request.param
+
+
+def _rounded(a, dtype):
+    """`a` as the device sees it after conversion to `dtype`, back in float32."""
+    if dtype == "float16":
+        return a.astype(np.float16).astype(np.float32)
+    if dtype == "bfloat16":  # round to nearest even on the top 16 bits
+        bits = a.astype(np.float32).view(np.uint32)
+        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+        return bits.view(np.float32)
+    return a.astype(np.float32)
+
+
+def _case(rng, N, C, M, H, W, k, layout, dtype):
+    shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
+    x = _rounded(rng.standard_normal(shape).astype(np.float32), dtype)
+    w = _rounded((rng.standard_normal((C * M, 1, k, k)) / k).astype(np.float32), dtype)
+    b = _rounded(rng.standard_normal(C * M).astype(np.float32), dtype)
+    return x, w, b
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("k,stride,dilation,M", [(3, 1, 1, 1), (3, 2, 1, 1), (5, 1, 1, 1), (5, 2, 1, 1),
+                                                 (3, 1, 1, 2), (4, 3, 2, 1), (1, 1, 1, 1)])
+def test_forward_and_backward_match_reference(lib, rng, dtype, layout, k, stride, dilation, M):
+    name, to_dev, to_np = lib
+    if name == "cupy" and dtype == "bfloat16":
+        pytest.skip("CuPy has no bfloat16 dtype")
+    x, w, b = _case(rng, 2, 19, M, 37, 45, k, layout, dtype)
+    kw = dict(stride=stride, padding=k // 2 + 1, dilation=dilation, layout=layout)
+    for act in (None, "silu", "relu6"):
+        y = opzoo.depthwise_conv2d(to_dev(x, dtype), to_dev(w, dtype), to_dev(b, dtype), activation=act, **kw)
+        assert type(y) is type(to_dev(x, dtype))
+        assert_close(to_np(y), ref.depthwise_conv2d(x, w, b, activation=act, **kw), TOLERANCE[dtype], f"y {act}")
+    g = _rounded(rng.standard_normal(ref.depthwise_conv2d(x, w, b, **kw).shape).astype(np.float32), dtype)
+    for act in (None, "hardswish"):
+        gg = g.copy()
+        if act in KINKS:
+            z = ref.depthwise_conv2d(x, w, b, **kw)
+            gg[np.any([np.abs(z - p) < 1e-2 * (np.abs(z).max() + 1) for p in KINKS[act]], axis=0)] = 0
+        got = opzoo.depthwise_conv2d_backward(to_dev(gg, dtype), to_dev(x, dtype), to_dev(w, dtype), to_dev(b, dtype),
+                                              activation=act, **kw)
+        want = ref.depthwise_conv2d_backward(gg, x, w, b, activation=act, **kw)
+        reduction = TOLERANCE[dtype] * max(1.0, np.sqrt(gg[:, 0].size) / 4)
+        for what, a, e, tol in zip(("grad_x", "grad_weight", "grad_bias"), got, want,
+                                   (TOLERANCE[dtype], reduction, reduction)):
+            assert_close(to_np(a), e, tol, f"{what} {act}")
+
+
+def test_channels_last_tensors_stay_channels_last(lib, rng):
+    name, to_dev, to_np = lib
+    if name != "torch":
+        pytest.skip("channels_last is a PyTorch memory format")
+    import torch
+
+    x, w, b = _case(rng, 2, 8, 1, 15, 17, 3, "NCHW", "float32")
+    xt = to_dev(x, "float32").contiguous(memory_format=torch.channels_last)
+    y = opzoo.depthwise_conv2d(xt, to_dev(w, "float32"), to_dev(b, "float32"), padding=1)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert_close(to_np(y), ref.depthwise_conv2d(x, w, b, padding=1), 1e-5)
+
+
+def test_non_contiguous_zero_size_and_out(lib, rng):
+    name, to_dev, to_np = lib
+    x, w, b = _case(rng, 2, 6, 1, 11, 24, 3, "NCHW", "float32")
+    xd = to_dev(x, "float32")[..., ::2]  # every other column: strided, not dense in any order
+    y = opzoo.depthwise_conv2d(xd, to_dev(w, "float32"), padding=1)
+    assert_close(to_np(y), ref.depthwise_conv2d(np.ascontiguousarray(x[..., ::2]), w, padding=1), 1e-5)
+    out = to_dev(np.full((2, 6, 11, 24), np.nan, np.float32), "float32")
+    assert opzoo.depthwise_conv2d(to_dev(x, "float32"), to_dev(w, "float32"), to_dev(b, "float32"), padding=1,
+                                  out=out) is out
+    assert_close(to_np(out), ref.depthwise_conv2d(x, w, b, padding=1), 1e-5)
+    empty = to_dev(np.zeros((0, 6, 11, 24), np.float32), "float32")
+    assert tuple(opzoo.depthwise_conv2d(empty, to_dev(w, "float32"), padding=1).shape) == (0, 6, 11, 24)
+
+
+def test_weight_gradient_is_deterministic(lib, rng):
+    name, to_dev, to_np = lib
+    x, w, b = _case(rng, 4, 16, 1, 33, 33, 5, "NHWC", "float32")
+    g = rng.standard_normal((4, 33, 33, 16)).astype(np.float32)
+    runs = [opzoo.depthwise_conv2d_backward(to_dev(g, "float32"), to_dev(x, "float32"), to_dev(w, "float32"),
+                                            padding=2, layout="NHWC") for _ in range(3)]
+    for other in runs[1:]:
+        for a, e in zip(other, runs[0]):
+            assert np.array_equal(to_np(a), to_np(e))
+
+
+def test_bad_device_inputs(lib, rng):
+    name, to_dev, to_np = lib
+    x, w, b = _case(rng, 1, 4, 1, 8, 8, 3, "NCHW", "float32")
+    with pytest.raises(ValueError, match="mixed devices"):
+        opzoo.depthwise_conv2d(to_dev(x, "float32"), w)
+    with pytest.raises(TypeError, match="dtype"):
+        opzoo.depthwise_conv2d(to_dev(x, "float32"), to_dev(w, "float16"))
+    with pytest.raises(ValueError, match="channels"):
+        opzoo.depthwise_conv2d(to_dev(x, "float32"), to_dev(np.ones((3, 1, 3, 3), np.float32), "float32"))
+    with pytest.raises(ValueError, match="larger than the padded input|spans more"):
+        opzoo.depthwise_conv2d(to_dev(x, "float32"), to_dev(np.ones((4, 1, 9, 9), np.float32), "float32"))
+
+
+class _StandIn:
+    """A CuPy-like array that no kernel may read: checks before any launch must stop it."""
+
+    __module__ = "cupy._core.core"
+
+    def __init__(self, shape, dtype="float32", device=0):
+        self.shape, self.ndim, self.dtype = tuple(shape), len(shape), np.dtype(dtype)
+        self.device = type("Device", (), {"id": device})()
+        self.__cuda_array_interface__ = {"shape": self.shape, "typestr": self.dtype.str, "data": (0, False),
+                                         "strides": None, "version": 3}
+
+
+@needs_cuda_module
+def test_checks_before_any_launch():
+    w = np.ones((4, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="mixed devices: weight is a CPU array"):
+        opzoo.depthwise_conv2d(_StandIn((1, 4, 8, 8)), w)
+    with pytest.raises(ValueError, match="mixed devices: x is on cuda:0, weight on cuda:1"):
+        opzoo.depthwise_conv2d(_StandIn((1, 4, 8, 8)), _StandIn((4, 1, 3, 3), device=1))
+    with pytest.raises(TypeError, match="expected dtype float32, float16, bfloat16 on a CUDA device, got int32"):
+        opzoo.depthwise_conv2d(_StandIn((1, 4, 8, 8), "int32"), _StandIn((4, 1, 3, 3), "int32"))
+    with pytest.raises(TypeError, match="weight: expected dtype float32"):
+        opzoo.depthwise_conv2d(_StandIn((1, 4, 8, 8)), _StandIn((4, 1, 3, 3), "float16"))
+
+
+@needs_cuda_module
+def test_binding_checks_descriptors_itself():
+    cuda = _device._cuda
+    x = (1 << 20, [1, 4, 8, 8], None, "float32", 0)
+    w = (1 << 21, [4, 1, 3, 3], None, "float32", 0)
+    y = (1 << 22, [1, 4, 8, 8], None, "float32", 0)
+    args = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), layout="NCHW", activation=0, stream=0)
+    with pytest.raises(ValueError, match="out: expected shape"):
+        cuda.depthwise_forward(x, w, None, (1 << 22, [1, 4, 8, 7], None, "float32", 0), **args)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        cuda.depthwise_forward((1 << 20, [1, 4, 8, 8], [256, 64, 8, 2], "float32", 0), w, None, y, **args)
+    with pytest.raises(TypeError, match="float32, float16 or bfloat16"):
+        cuda.depthwise_forward((1 << 20, [1, 4, 8, 8], None, "int8", 0), w, None, y, **args)
+    with pytest.raises(ValueError, match="share memory"):
+        cuda.depthwise_forward(x, w, None, (1 << 20, [1, 4, 8, 8], None, "float32", 0), **args)
+    with pytest.raises(ValueError, match="null data pointer"):
+        cuda.depthwise_forward((0, [1, 4, 8, 8], None, "float32", 0), w, None, y, **args)
+    with pytest.raises(ValueError, match="device"):
+        cuda.depthwise_forward(x, (1 << 21, [4, 1, 3, 3], None, "float32", 1), None, y, **args)
+    with pytest.raises(ValueError, match="activation code"):
+        cuda.depthwise_forward(x, w, None, y, **dict(args, activation=9))
+
+
+@needs_cuda_module
+def test_info_reports_the_cuda_build():
+    cuda = opzoo.info()["cuda"]
+    assert cuda["built"] is True
+    assert cuda["available"] == (cuda["device"] is not None)
+    assert cuda["architectures"]
+    if not cuda["available"]:
+        assert cuda["error"]
