@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernel_common.h"
 #include "opzoo/depthwise.h"
@@ -380,25 +381,28 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
 }
 
 // Padded rows [row0, row0 + rows) of image `img` (H, W, C) into `dst`, zero outside.
+// pads_zero: `dst` holds the same band of another image, so its padding is zero already.
 template <class V>
 void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* img,
-                        int64_t row0, int64_t rows, typename V::value_type* dst) {
+                        int64_t row0, int64_t rows, typename V::value_type* dst, bool pads_zero) {
   const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
   const int64_t left = min64(s.pad_left, g.pixels) * g.pixel_stride;
   for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
     const int64_t ih = row0 + r - s.pad_top;
     if (ih < 0 || ih >= s.H || used == 0) {
-      zero_span<V>(dst, g.row_len);
+      if (!pads_zero) zero_span<V>(dst, g.row_len);
       continue;
     }
-    zero_span<V>(dst, left);
+    if (!pads_zero) {
+      zero_span<V>(dst, left);
+      zero_span<V>(dst + left + used * g.pixel_stride, g.row_len - left - used * g.pixel_stride);
+    }
     const auto* src = img + ih * s.W * s.C;
     if (g.pixel_stride == s.C) {
       copy_span<V>(dst + left, src, used * s.C);
     } else {
       for (int64_t iw = 0; iw < used; ++iw) copy_span<V>(dst + left + iw * g.pixel_stride, src + iw * s.C, s.C);
     }
-    zero_span<V>(dst + left + used * g.pixel_stride, g.row_len - left - used * g.pixel_stride);
   }
 }
 
@@ -580,11 +584,14 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   const int64_t bands = ceil_div(s.Ho, rows_per_band);
   const int threads = threads_for(s.N * bands);
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
+  std::vector<int64_t> band_in_scratch(threads, -1);  // first output row of each thread's last band
   parallel_for(s.N * bands, threads, [&](int64_t task, int thread) {
     const int64_t n = task / bands, oh0 = (task % bands) * rows_per_band;
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
     T* rows = scratch.get(thread);
-    gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows);
+    gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows,
+                          band_in_scratch[thread] == oh0);
+    band_in_scratch[thread] = oh0;
     band_fn(s, g, rows, oh0, oh1, wp, bias, act, y + n * s.Ho * s.Wo * CM);
   });
 }
