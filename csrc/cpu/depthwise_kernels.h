@@ -621,9 +621,12 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
   const int64_t in_len = padded_rows(s, rows_per_band) * g.row_len, out_len = rows_per_band * s.Wo * Wd;
   const int threads = threads_for(tasks);
   ThreadScratch<T> scratch(in_len + out_len + (kk + 1) * Wd, threads);
+  std::vector<int64_t> band_in_scratch(threads, -1);  // first output row of each thread's last band
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
     const int64_t n = task / (groups * bands), c0 = task / bands % groups * Wd;
     const int64_t oh0 = task % bands * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
+    const bool pads_zero = band_in_scratch[thread] == oh0;  // the same band's padding, zeroed before
+    band_in_scratch[thread] = oh0;
     const int lanes = int(min64(Wd, s.C - c0));
     T* in = scratch.get(thread);
     T* out = in + in_len;
@@ -632,8 +635,9 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     zero_span<V>(wp, kk * Wd);  // lanes past the last channel compute zeros, never garbage
     transpose_taps<V>(w + c0 * kk, lanes, kk, wp, Wd);
     for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
-    // Input: each padded row of the band gets its zero border, and its pixels Wd at a
-    // time: the same Wd columns of the group's planes, transposed into Wd pixel vectors.
+    // Input: each padded row of the band gets its zero border (unless it has it), and its
+    // pixels Wd at a time: the same Wd columns of the group's planes, transposed into Wd
+    // pixel vectors.
     const T* planes = x + (n * s.C + c0) * plane;
     const int64_t right = g.row_len - (s.pad_left + used) * g.pixel_stride;
     const int64_t in_rows = padded_rows(s, oh1 - oh0);
@@ -641,11 +645,13 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       T* dst = in + r * g.row_len;
       const int64_t ih = oh0 * s.stride_h + r - s.pad_top;
       if (ih < 0 || ih >= s.H || used == 0) {
-        zero_span<V>(dst, g.row_len);
+        if (!pads_zero) zero_span<V>(dst, g.row_len);
         continue;
       }
-      zero_span<V>(dst, s.pad_left * g.pixel_stride);
-      zero_span<V>(dst + (s.pad_left + used) * g.pixel_stride, right);
+      if (!pads_zero) {
+        zero_span<V>(dst, s.pad_left * g.pixel_stride);
+        zero_span<V>(dst + (s.pad_left + used) * g.pixel_stride, right);
+      }
       for (int64_t iw0 = 0; iw0 < used; iw0 += Wd) {
         const int count = int(min64(Wd, used - iw0));
         typename V::reg v[Wd];
