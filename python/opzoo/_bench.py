@@ -235,7 +235,7 @@ def run_case_a(quick: bool = False, progress: bool = True, back_to_back: bool = 
 CASE_A_GPU_BATCH = 64
 CASE_A_GPU_IMPLS = [OPZOO_NCHW, OPZOO_NHWC, TORCH_NCHW, TORCH_CL]
 #: Largest error relative to the float32 result's scale that a dtype's rounding allows.
-GPU_TOLERANCE = {"float32": 1e-5, "float16": 4e-3}
+GPU_TOLERANCE = {"float32": 1e-5, "float16": 1e-2}
 
 
 def time_cuda(fn: Callable[[], object], torch, reps: int, calls: int) -> list[float]:
@@ -261,6 +261,7 @@ def run_case_a_gpu(batch: int = CASE_A_GPU_BATCH, quick: bool = False, progress:
     import torch.nn.functional as F
 
     torch.backends.cudnn.benchmark = True  # torch's best algorithm per shape, as users run it
+    torch.backends.cudnn.allow_tf32 = False  # float32 means float32 on both sides
     reps, calls = (3, 3) if quick else (15, 10)
     generator = torch.Generator(device="cuda").manual_seed(0)
     bar = Progress(2 * len(EFFICIENTNET_B0_DEPTHWISE)) if progress else None
