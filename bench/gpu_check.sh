@@ -19,10 +19,11 @@ python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; pr
 arch=$(python3 -c "import torch; major, minor = torch.cuda.get_device_capability(); print(f'{major}{minor}')")
 echo "== build (OPZOO_CUDA=ON, architectures ${OPZOO_CUDA_ARCHS:-$arch})"
 OPZOO_CUDA=ON OPZOO_CUDA_ARCHS="${OPZOO_CUDA_ARCHS:-$arch}" \
-  python3 -m pip install -q --no-build-isolation --no-deps --target "$site" . > "$out/build.log" 2>&1 \
-  || { tail -40 "$out/build.log"; exit 1; }
+  python3 -m pip install -q --no-build-isolation --no-deps --target "$site" -C build-dir=build/gpu-check . \
+  > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 python3 -m opzoo info
+python3 -c "import opzoo, sys; sys.exit(0 if opzoo.info()['cuda']['built'] else 'opzoo._cuda was not built: see build.log')"
 
 echo "== CUDA tests"
 set +e
