@@ -133,11 +133,8 @@ class DeviceCall:
         raise ValueError(f"{name}: Numba device arrays must be C-contiguous, got strides {a.strides}")
 
     def permute(self, a: Any, axes: tuple[int, ...]) -> Any:
-        if self.library == "torch":
-            return a.permute(*axes)
-        if self.library == "cupy":
-            return a.transpose(axes)
-        raise ValueError("Numba device arrays cannot be permuted on the device; pass C-contiguous arrays")
+        """A view with axes reordered (never asked of Numba arrays: they stay C-contiguous)."""
+        return a.permute(*axes) if self.library == "torch" else a.transpose(axes)
 
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
         if self.library == "torch":
