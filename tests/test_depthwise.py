@@ -107,6 +107,24 @@ def test_fast_paths(simd_level, rng, layout, k, stride, hw):
     check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")
 
 
+# NHWC at stride 2 reads images of up to 1 MB in place and copies larger ones: both, with
+# 300 channels for the 4-vector blocks and a partial vector, a generic kernel size,
+# dilation, uneven padding and rows at stride 1 or 3.
+@pytest.mark.parametrize(
+    "C, hw, k, kw",
+    [
+        (300, (13, 13), 3, dict(padding=1)),
+        (300, (9, 14), 5, dict(padding="same", stride=(1, 2))),
+        (37, (10, 31), 4, dict(padding=(2, 0, 1, 3), stride=(3, 2), dilation=2)),
+        (19, (5, 6), 7, dict(padding=3)),
+        (80, (64, 64), 3, dict(padding=1)),  # 1.3 MB: copied
+    ],
+)
+def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, C, hw, k, kw):
+    x, w, b = make_inputs(rng, 2, C, 1, *hw, k, k, "NHWC")
+    check_against_reference(x, w, b, rng, **dict(dict(stride=2), **kw), layout="NHWC", activation="relu6")
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_activations(simd_level, rng, layout, activation):
