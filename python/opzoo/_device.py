@@ -42,7 +42,7 @@ def _type_name(obj: Any) -> str:
 
 def is_device_array(obj: Any) -> bool:
     """Whether `obj` is an array in CUDA device memory."""
-    if obj is None:
+    if obj is None or isinstance(obj, np.ndarray):  # the common case, without attribute probes
         return False
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(obj, torch.Tensor):
