@@ -107,17 +107,18 @@ def test_fast_paths(simd_level, rng, layout, k, stride, hw):
     check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")
 
 
-# NHWC at stride 2 reads images of up to 1 MB in place and copies larger ones: both, with
-# 300 channels for the 4-vector blocks and a partial vector, a generic kernel size,
-# dilation, uneven padding and rows at stride 1 or 3.
+# NHWC at stride 2 reads images of up to 1 MB with 256 channels or more in place, and
+# copies the rest: in place, with 4-vector blocks and a partial vector, a generic kernel
+# size, dilation, uneven padding and rows at stride 1 or 3; and copied, both kinds.
 @pytest.mark.parametrize(
     "C, hw, k, kw",
     [
         (300, (13, 13), 3, dict(padding=1)),
         (300, (9, 14), 5, dict(padding="same", stride=(1, 2))),
-        (37, (10, 31), 4, dict(padding=(2, 0, 1, 3), stride=(3, 2), dilation=2)),
-        (19, (5, 6), 7, dict(padding=3)),
-        (80, (64, 64), 3, dict(padding=1)),  # 1.3 MB: copied
+        (260, (10, 31), 4, dict(padding=(2, 0, 1, 3), stride=(3, 2), dilation=2)),
+        (270, (5, 6), 7, dict(padding=3)),
+        (80, (20, 20), 3, dict(padding=1)),  # narrow: copied
+        (300, (30, 30), 3, dict(padding=1)),  # 1.08 MB: copied
     ],
 )
 def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, C, hw, k, kw):

@@ -4,11 +4,11 @@
 // only on V, never on the thread count or on how the work was split.
 //
 // Forward kernels read a zero-padded copy of the band of input rows they need, so
-// border pixels run the same blocked loop as the rest (NHWC at stride 2 on small images
-// reads in place instead, and its border blocks read zeros outside). NCHW splits that copy by
-// column phase (padded column p sits in phase p % stride_w at index p / stride_w), so
-// every tap of every stride and dilation is one contiguous vector load along a row;
-// NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2 a block
+// border pixels run the same blocked loop as the rest (wide NHWC layers at stride 2 on
+// small images read in place instead, their border blocks reading zeros outside). NCHW
+// splits that copy by column phase (padded column p sits in phase p % stride_w at index
+// p / stride_w), so every tap of every stride and dilation is one contiguous vector load
+// along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2 a block
 // of outputs walks the input it reads and feeds each loaded vector to every output
 // that uses it. NCHW planes up to 4 vectors wide are interleaved a vector of channels
 // at a time and run through the NHWC kernel. Backward NHWC kernels skip the taps that
@@ -335,9 +335,10 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
 // NHWC forward. Each task copies the padded input rows of a band of output rows
 // into zero-bordered scratch (one contiguous copy per row in NHWC), so that
 // every output pixel, border or not, runs the same register-blocked loop: kBlock
-// pixels x one vector of channels. Small images at stride 2 are read in place, where
-// the blocks at the border run the same loop on zeros read for the padding. V::width > 1 needs M == 1 (output channel = input
-// channel); M > 1 runs on ScalarVec, where input channel = output channel / M.
+// pixels x one vector of channels. Wide layers' small images at stride 2 are read in
+// place, where the blocks at the border run the same loop on zeros read for the padding.
+// V::width > 1 needs M == 1 (output channel = input channel); M > 1 runs on ScalarVec,
+// where input channel = output channel / M.
 
 // Input channel of output channel oc (oc itself whenever V::width > 1).
 inline int64_t input_channel(const DepthwiseShape& s, int64_t oc) { return oc / s.M; }
@@ -382,19 +383,22 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
   return g;
 }
 
-// NHWC layers at stride 2 whose images take at most this many bytes read the input in
-// place, checking bounds in the blocks at the border, instead of copying it. At stride 2
-// an input pixel feeds a quarter of the outputs it feeds at stride 1, so the copy costs
-// four times as much per FMA; and an image this small is likely still in cache from the
-// op that wrote it. Measured on 7x7 to 28x28 images with 32 to 960 channels: 8-35%
-// faster. Larger images keep the copy, which streams from memory better than the
-// kernel's reads do (in place, 48 x 56x56 ran 5% slower and 96 x 112x112 30% slower),
-// and so does stride 1 (in place, 5x5 layers ran 14-21% slower).
+// Wide NHWC layers (kWideChannels or more) at stride 2 whose images take at most this
+// many bytes read the input in place, checking bounds in the blocks at the border,
+// instead of copying it. At stride 2 an input pixel feeds a quarter of the outputs it
+// feeds at stride 1, so the copy costs four times as much per FMA. Measured on 7x7 to
+// 28x28 images with 256 to 1152 channels: 11-33% faster when the input is in cache
+// (as the op that wrote it leaves it), and within about 10% either way when it comes
+// from memory. The rest keep the copy, which streams from memory better than the
+// kernel's reads: narrower layers read 64 bytes per pixel and channel chunk, which ran
+// up to 70% slower from memory in place; larger images (96 x 112x112: 30% slower even
+// in cache) and stride 1 (5x5 layers: 14-21% slower) lose in place either way.
 constexpr int64_t kInPlaceImageBytes = int64_t(1) << 20;
 
 template <class T>
 bool nhwc_reads_in_place(const DepthwiseShape& s) {
-  return s.stride_w == 2 && s.H * s.W * s.C * int64_t(sizeof(T)) <= kInPlaceImageBytes;
+  const int64_t image_bytes = s.H * s.W * s.C * int64_t(sizeof(T));
+  return s.stride_w == 2 && s.C >= kWideChannels && image_bytes <= kInPlaceImageBytes;
 }
 
 // The input as the band kernels read it in place: the image itself (H, W, C).
