@@ -8,11 +8,11 @@
 // small images read in place instead, their border blocks reading zeros outside). NCHW
 // splits that copy by column phase (padded column p sits in phase p % stride_w at index
 // p / stride_w), so every tap of every stride and dilation is one contiguous vector load
-// along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2 a block
-// of outputs walks the input it reads and feeds each loaded vector to every output
-// that uses it. NCHW planes up to 4 vectors wide are interleaved a vector of channels
-// at a time and run through the NHWC kernel. Backward NHWC kernels skip the taps that
-// fall into padding.
+// along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2
+// a block of outputs walks the input it reads and feeds each loaded vector to every
+// output that uses it. NCHW planes up to 4 vectors wide are interleaved a vector of
+// channels at a time and run through the NHWC kernel. Backward NHWC kernels skip the
+// taps that fall into padding.
 #pragma once
 
 #include <cstring>
@@ -488,12 +488,12 @@ void forward_nhwc_rows_channels(const DepthwiseShape& s, const PaddedRows& g,
   const R vbias = bias ? load_lanes<V, Full>(bias + oc0, lanes) : V::zero();
   const int64_t dh = s.dilation_h, dw = s.dilation_w, sw = s.stride_w;
   const int64_t rows_read = (KH - 1) * dh + 1, span = (U - 1) * sw + (KW - 1) * dw + 1;
+  const int64_t ic = input_channel(s, oc0);
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     auto* yrow = y_img + oh * s.Wo * CM;
     for (int64_t ow = 0; ow < s.Wo; ow += U) {
       R acc[U];
       for (int u = 0; u < U; ++u) acc[u] = V::zero();
-      const int64_t ic = input_channel(s, oc0);
       with_block_reader<V, Full, InPlace>(s, g, rows, oh0, oh, ow, ic, rows_read, span, lanes, [&](const auto& load) {
         if constexpr (K > 0 && SW > 0) {
           constexpr int P = (U - 1) * SW + K;  // input pixels one kernel row of the block reads
