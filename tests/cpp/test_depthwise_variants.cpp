@@ -64,21 +64,24 @@ std::string describe(const DepthwiseShape& s, int act) {
 }
 
 // A random case; fast-path shapes (3x3 and 5x5 at stride 1 and 2, no dilation) half
-// of the time, anything else the generic path takes the other half.
+// of the time, anything else the generic path takes the other half. One case in six is
+// a wide layer (NHWC's 4-vector blocks, read in place at stride 2), kept small in H, W.
 DepthwiseShape random_shape(std::mt19937_64& rng) {
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   DepthwiseShape s{};
   s.layout = pick(0, 1) ? Layout::NHWC : Layout::NCHW;
   s.N = pick(1, 3);
-  s.C = pick(1, 2) == 1 ? pick(1, 9) : pick(10, 70);
+  const int64_t channel_class = pick(0, 5);
+  const bool wide = channel_class == 5;
+  s.C = channel_class < 2 ? pick(1, 9) : wide ? pick(250, 300) : pick(10, 70);
   s.M = pick(0, 4) == 0 ? pick(2, 3) : 1;
   const bool fast = pick(0, 1) == 1;
   s.kh = s.kw = fast ? (pick(0, 1) ? 3 : 5) : pick(1, 6);
   if (!fast && pick(0, 2) == 0) s.kw = pick(1, 6);
   s.stride_h = s.stride_w = fast ? pick(1, 2) : pick(1, 3);
   s.dilation_h = s.dilation_w = fast ? 1 : pick(1, 2);
-  s.H = pick(1, 3) == 1 ? pick(1, 8) : pick(9, 40);
-  s.W = pick(1, 3) == 1 ? pick(1, 8) : pick(9, 70);
+  s.H = pick(1, 3) == 1 ? pick(1, 8) : pick(9, wide ? 16 : 40);
+  s.W = pick(1, 3) == 1 ? pick(1, 8) : pick(9, wide ? 16 : 70);
   s.pad_top = pick(0, s.kh);
   s.pad_left = pick(0, s.kw);
   const int64_t pad_bottom = pick(0, s.kh), pad_right = pick(0, s.kw);
