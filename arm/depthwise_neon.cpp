@@ -5,6 +5,6 @@
 
 namespace opzoo::cpu {
 
-const DepthwiseKernels<float> depthwise_neon_f32 = depthwise_kernels<NeonF32>();
+const DepthwiseKernels<float> depthwise_neon = depthwise_kernels<NeonF32>();
 
 }  // namespace opzoo::cpu

@@ -46,6 +46,9 @@ struct NeonF32 {
   // is NaN or both are zero (vmaxq_f32 would return NaN and +0 instead).
   static reg max(reg a, reg b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
   static reg min(reg a, reg b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+  // a < b ? x : y and a <= b ? x : y per lane (false where a or b is NaN).
+  static reg select_lt(reg a, reg b, reg x, reg y) { return vbslq_f32(vcltq_f32(a, b), x, y); }
+  static reg select_le(reg a, reg b, reg x, reg y) { return vbslq_f32(vcleq_f32(a, b), x, y); }
   static reg round_nearest(reg a) { return vrndnq_f32(a); }
   static reg pow2i(reg n) {
     const int32x4_t e = vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127));

@@ -11,85 +11,14 @@
 //         input pixel of a kernel row once; neighbouring threads take neighbouring
 //         channels, so every load is coalesced.
 // Anything else runs a direct kernel: one thread per output, bounds checked per tap.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
-#include <algorithm>
-#include <stdexcept>
-#include <string>
 #include <type_traits>
 
+#include "activation.cuh"
+#include "common.cuh"
 #include "depthwise_cuda.h"
 
 namespace opzoo::cuda {
 namespace {
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-// The CPU kernels' activations, operand for operand: max(a, b) = a > b ? a : b, so NaN
-// passes through relu and relu6 as it does there.
-__device__ __forceinline__ float max_of(float a, float b) { return a > b ? a : b; }
-__device__ __forceinline__ float min_of(float a, float b) { return a < b ? a : b; }
-
-__device__ __forceinline__ float activate(float v, int act) {
-  switch (act) {
-    case int(Activation::relu):
-      return max_of(0.0f, v);
-    case int(Activation::relu6):
-      return min_of(6.0f, max_of(0.0f, v));
-    case int(Activation::silu):
-      return v / (1.0f + expf(-v));
-    case int(Activation::hardswish):
-      return v * min_of(6.0f, max_of(0.0f, v + 3.0f)) / 6.0f;
-    case int(Activation::sigmoid):
-      return 1.0f / (1.0f + expf(-v));
-    default:
-      return v;
-  }
-}
-
-__device__ __forceinline__ float activation_slope(float z, int act) {
-  switch (act) {
-    case int(Activation::relu):
-      return z > 0.0f ? 1.0f : 0.0f;
-    case int(Activation::relu6):
-      return (z > 0.0f && z < 6.0f) ? 1.0f : 0.0f;
-    case int(Activation::silu): {
-      const float s = 1.0f / (1.0f + expf(-z));
-      return s * (1.0f + z * (1.0f - s));
-    }
-    case int(Activation::hardswish):
-      return z < -3.0f ? 0.0f : (z <= 3.0f ? (2.0f * z + 3.0f) / 6.0f : 1.0f);
-    case int(Activation::sigmoid): {
-      const float s = 1.0f / (1.0f + expf(-z));
-      return s * (1.0f - s);
-    }
-    default:
-      return 1.0f;
-  }
-}
-
-constexpr int kThreads = 256;
-// Grid-stride kernels launch at most this many blocks and loop over the rest.
-constexpr int64_t kMaxBlocks = int64_t(1) << 20;
-
-int64_t blocks_for(int64_t work) { return std::max<int64_t>(1, std::min(kMaxBlocks, (work + kThreads - 1) / kThreads)); }
-
-void check_launch(const char* kernel) {
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw std::runtime_error(std::string("opzoo CUDA ") + kernel + ": " + cudaGetErrorString(e));
-}
 
 // Element (n, c, h, w) of a dense (N, C, H, W) tensor in `layout`.
 __device__ __forceinline__ int64_t offset(Layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C,
@@ -342,28 +271,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-template <class T>
-__global__ void __launch_bounds__(kThreads)
-    activation_backward_kernel(int64_t n, const T* __restrict__ z, const T* __restrict__ g, int act,
-                               T* __restrict__ out) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = from_float<T>(to_float(g[i]) * activation_slope(to_float(z[i]), act));
-}
-
-// Calls f with a typed null pointer of dtype's element type.
-template <class F>
-void with_type(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::float32:
-      return f(static_cast<float*>(nullptr));
-    case DType::float16:
-      return f(static_cast<__half*>(nullptr));
-    case DType::bfloat16:
-      return f(static_cast<__nv_bfloat16*>(nullptr));
-  }
-  throw std::invalid_argument("opzoo CUDA: unknown dtype code " + std::to_string(int(dtype)));
-}
-
 }  // namespace
 
 void depthwise_forward(const DepthwiseShape& s, DType dtype, const void* x, const void* w, const void* b,
@@ -397,17 +304,6 @@ void depthwise_backward_weight(const DepthwiseShape& s, DType dtype, const void*
     backward_weight_reduce<T><<<unsigned(CM), kThreads, 0, stream>>>(
         s, static_cast<const T*>(grad_y), static_cast<const T*>(x), static_cast<T*>(grad_w), static_cast<T*>(grad_b));
     check_launch("depthwise backward (weight)");
-  });
-}
-
-void activation_backward(DType dtype, int64_t n, const void* z, const void* grad, Activation act, void* out,
-                         cudaStream_t stream) {
-  if (n == 0) return;
-  with_type(dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    activation_backward_kernel<T><<<unsigned(blocks_for(n)), kThreads, 0, stream>>>(
-        n, static_cast<const T*>(z), static_cast<const T*>(grad), int(act), static_cast<T*>(out));
-    check_launch("activation backward");
   });
 }
 

@@ -1,124 +1,103 @@
-// opzoo._cpu depthwise conv2d: checks every argument against the others, then runs
-// the kernel without the GIL.
+// opzoo._cpu depthwise conv2d: the arguments checked against each other
+// (depthwise_shape.h), then the kernel run without the GIL.
 #include <pybind11/stl.h>
 
-#include <array>
 #include <optional>
-#include <string>
+#include <type_traits>
 
-#include "checks.h"
 #include "depthwise_shape.h"
-#include "opzoo/depthwise.h"
+#include "host_array.h"
+#include "registry.h"
 
 namespace opzoo::bindings {
 namespace {
 
 template <class T>
-const DepthwiseKernels<T>& kernels();
-template <>
-const DepthwiseKernels<float>& kernels<float>() { return depthwise_kernels_f32(); }
-template <>
-const DepthwiseKernels<double>& kernels<double>() { return depthwise_kernels_f64(); }
+const DepthwiseKernels<T>& kernels() {
+  if constexpr (std::is_same_v<T, float>) return depthwise_kernels_f32();
+  else return depthwise_kernels_f64();
+}
 
-void forward(const py::array& x, const py::array& weight, const std::optional<py::array>& bias,
-             py::array out, Pair stride, Quad padding, Pair dilation, const std::string& layout,
-             int activation) {
-  const py::dtype dt = float_dtype_of(x, "x");
-  check_array(x, "x", dt, 4);
-  check_array(weight, "weight", dt, 4);
-  const DepthwiseShape s = make_depthwise_shape(shape_of(x), shape_of(weight), stride, padding, dilation, layout);
-  if (bias) {
-    check_array(*bias, "bias", dt, 1);
-    check_shape(*bias, "bias", {s.C * s.M});
-  }
-  check_array(out, "out", dt, 4, true);
-  check_shape(out, "out", depthwise_output_shape(s));
-  check_no_overlap(out, "out", {&x, &weight, bias ? &*bias : nullptr});
-  if (activation < 0 || activation >= kNumActivations)
-    throw py::value_error("activation code out of range: " + std::to_string(activation));
+py::tuple output_shape(const std::vector<int64_t>& x_shape, const std::vector<int64_t>& weight_shape, Pair stride,
+                       Padding padding, Pair dilation, const std::string& layout) {
+  return py::cast(depthwise_output_shape(make_depthwise_shape(x_shape, weight_shape,
+                                                              {stride, std::move(padding), dilation, layout})));
+}
+
+void forward(const py::array& x_in, const py::array& weight_in, const std::optional<py::array>& bias_in,
+             const py::array& out_in, Pair stride, Padding padding, Pair dilation, const std::string& layout,
+             const py::handle& activation) {
+  const ArrayArg x = host_array(x_in, "x"), weight = host_array(weight_in, "weight");
+  const std::optional<ArrayArg> bias = host_array(bias_in, "bias");
+  const ArrayArg out = host_array(out_in, "out", true);
+  const DepthwiseShape s =
+      check_depthwise_forward(x, weight, bias ? &*bias : nullptr, out, {stride, std::move(padding), dilation, layout});
+  const Activation act = parse_activation(activation);
   if (depthwise_empty(s)) return;
-  auto run = [&](auto zero) {
+  with_host_type(x.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T* xp = static_cast<const T*>(x.data());
-    const T* w = static_cast<const T*>(weight.data());
-    const T* b = bias ? static_cast<const T*>(bias->data()) : nullptr;
-    T* y = static_cast<T*>(out.mutable_data());
     py::gil_scoped_release release;
-    kernels<T>().forward(s, xp, w, b, Activation(activation), y);
-  };
-  if (dt.is(py::dtype::of<float>())) run(0.0f);
-  else run(0.0);
+    kernels<T>().forward(s, x.as<const T>(), weight.as<const T>(), bias ? bias->as<const T>() : nullptr, act,
+                         out.as<T>());
+  });
 }
 
-void backward_input(const py::array& grad_y, const py::array& weight, py::array grad_x, Pair stride,
-                    Quad padding, Pair dilation, const std::string& layout) {
-  const py::dtype dt = float_dtype_of(grad_y, "grad_out");
-  check_array(grad_x, "grad_x", dt, 4, true);
-  check_array(weight, "weight", dt, 4);
-  const DepthwiseShape s = make_depthwise_shape(shape_of(grad_x), shape_of(weight), stride, padding, dilation, layout);
-  check_array(grad_y, "grad_out", dt, 4);
-  check_shape(grad_y, "grad_out", depthwise_output_shape(s));
-  check_no_overlap(grad_x, "grad_x", {&grad_y, &weight});
+void backward_input(const py::array& grad_out_in, const py::array& weight_in, const py::array& grad_x_in, Pair stride,
+                    Padding padding, Pair dilation, const std::string& layout) {
+  const ArrayArg grad_out = host_array(grad_out_in, "grad_out"), weight = host_array(weight_in, "weight");
+  const ArrayArg grad_x = host_array(grad_x_in, "grad_x", true);
+  const DepthwiseShape s =
+      check_depthwise_backward_input(grad_out, weight, grad_x, {stride, std::move(padding), dilation, layout});
   if (grad_x.size() == 0) return;
-  auto run = [&](auto zero) {
+  with_host_type(grad_out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T* gy = static_cast<const T*>(grad_y.data());
-    const T* w = static_cast<const T*>(weight.data());
-    T* gx = static_cast<T*>(grad_x.mutable_data());
     py::gil_scoped_release release;
-    kernels<T>().backward_input(s, gy, w, gx);
-  };
-  if (dt.is(py::dtype::of<float>())) run(0.0f);
-  else run(0.0);
+    kernels<T>().backward_input(s, grad_out.as<const T>(), weight.as<const T>(), grad_x.as<T>());
+  });
 }
 
-void backward_weight(const py::array& grad_y, const py::array& x, py::array grad_weight,
-                     std::optional<py::array> grad_bias, Pair stride, Quad padding,
-                     Pair dilation, const std::string& layout) {
-  const py::dtype dt = float_dtype_of(x, "x");
-  check_array(x, "x", dt, 4);
-  check_array(grad_weight, "grad_weight", dt, 4, true);
-  const DepthwiseShape s = make_depthwise_shape(shape_of(x), shape_of(grad_weight), stride, padding, dilation, layout);
-  check_array(grad_y, "grad_out", dt, 4);
-  check_shape(grad_y, "grad_out", depthwise_output_shape(s));
-  check_no_overlap(grad_weight, "grad_weight", {&grad_y, &x});
-  if (grad_bias) {
-    check_array(*grad_bias, "grad_bias", dt, 1, true);
-    check_shape(*grad_bias, "grad_bias", {s.C * s.M});
-    check_no_overlap(*grad_bias, "grad_bias", {&grad_y, &x, &grad_weight});
-  }
-  auto run = [&](auto zero) {
+void backward_weight(const py::array& grad_out_in, const py::array& x_in, const py::array& grad_weight_in,
+                     const std::optional<py::array>& grad_bias_in, Pair stride, Padding padding, Pair dilation,
+                     const std::string& layout) {
+  const ArrayArg grad_out = host_array(grad_out_in, "grad_out"), x = host_array(x_in, "x");
+  const ArrayArg grad_weight = host_array(grad_weight_in, "grad_weight", true);
+  const std::optional<ArrayArg> grad_bias = host_array(grad_bias_in, "grad_bias", true);
+  const DepthwiseShape s = check_depthwise_backward_weight(grad_out, x, grad_weight, grad_bias ? &*grad_bias : nullptr,
+                                                           {stride, std::move(padding), dilation, layout});
+  with_host_type(x.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T* gy = static_cast<const T*>(grad_y.data());
-    const T* xp = static_cast<const T*>(x.data());
-    T* gw = static_cast<T*>(grad_weight.mutable_data());
-    T* gb = grad_bias ? static_cast<T*>(grad_bias->mutable_data()) : nullptr;
-    const int64_t CM = s.C * s.M, kk = s.kh * s.kw;
+    T* gw = grad_weight.as<T>();
+    T* gb = grad_bias ? grad_bias->as<T>() : nullptr;
     py::gil_scoped_release release;
     if (depthwise_empty(s)) {  // nothing to reduce: the sums are zero
+      const int64_t CM = s.C * s.M, kk = s.kh * s.kw;
       for (int64_t i = 0; i < CM * kk; ++i) gw[i] = T(0);
       for (int64_t i = 0; gb && i < CM; ++i) gb[i] = T(0);
       return;
     }
-    kernels<T>().backward_weight(s, gy, xp, gw, gb);
-  };
-  if (dt.is(py::dtype::of<float>())) run(0.0f);
-  else run(0.0);
+    kernels<T>().backward_weight(s, grad_out.as<const T>(), x.as<const T>(), gw, gb);
+  });
 }
 
 }  // namespace
+}  // namespace opzoo::bindings
 
-void register_depthwise(py::module_& m) {
-  m.def("depthwise_forward", &forward, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"),
-        py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("layout"), py::arg("activation"),
-        "Depthwise conv2d forward into `out`; padding is (top, bottom, left, right).");
-  m.def("depthwise_backward_input", &backward_input, py::arg("grad_out"), py::arg("weight"),
-        py::arg("grad_x"), py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("layout"),
-        "Gradient of the depthwise conv2d with respect to its input, into `grad_x`.");
-  m.def("depthwise_backward_weight", &backward_weight, py::arg("grad_out"), py::arg("x"),
-        py::arg("grad_weight"), py::arg("grad_bias"), py::arg("stride"), py::arg("padding"),
+OPZOO_BINDINGS(depthwise) {
+  namespace b = opzoo::bindings;
+  namespace py = pybind11;
+  m.def("depthwise_output_shape", &b::output_shape, py::arg("x_shape"), py::arg("weight_shape"), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"), py::arg("layout"),
+        "The output shape of a depthwise conv2d, every argument checked (ValueError naming the first bad one).");
+  m.def("depthwise_forward", &b::forward, py::arg("x").noconvert(), py::arg("weight").noconvert(),
+        py::arg("bias").noconvert().none(true), py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"),
+        py::arg("dilation"), py::arg("layout"), py::arg("activation"),
+        "Depthwise conv2d forward into `out`; padding is (top, bottom, left, right), 'same' or 'valid'.");
+  m.def("depthwise_backward_input", &b::backward_input, py::arg("grad_out").noconvert(),
+        py::arg("weight").noconvert(), py::arg("grad_x").noconvert(), py::arg("stride"), py::arg("padding"),
         py::arg("dilation"), py::arg("layout"),
+        "Gradient of the depthwise conv2d with respect to its input, into `grad_x`.");
+  m.def("depthwise_backward_weight", &b::backward_weight, py::arg("grad_out").noconvert(), py::arg("x").noconvert(),
+        py::arg("grad_weight").noconvert(), py::arg("grad_bias").noconvert().none(true), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"), py::arg("layout"),
         "Gradients of the depthwise conv2d with respect to weight and bias, into the given arrays.");
 }
-
-}  // namespace opzoo::bindings

@@ -1,57 +1,45 @@
 #include "depthwise_shape.h"
 
-#include "checks.h"
-
 namespace opzoo::bindings {
-namespace {
-
-Layout parse_layout(const std::string& layout) {
-  if (layout == "NCHW") return Layout::NCHW;
-  if (layout == "NHWC") return Layout::NHWC;
-  throw py::value_error("layout must be 'NCHW' or 'NHWC', got '" + layout + "'");
-}
-
-}  // namespace
 
 DepthwiseShape make_depthwise_shape(const std::vector<int64_t>& x_shape, const std::vector<int64_t>& ws,
-                                    Pair stride, Quad padding, Pair dilation, const std::string& layout_name) {
+                                    const DepthwiseParams& params) {
   DepthwiseShape s{};
-  s.layout = parse_layout(layout_name);
-  if (x_shape.size() != 4) throw py::value_error("x: expected 4 dimensions, got shape " + shape_str(x_shape));
+  s.layout = parse_layout(params.layout);
   const bool nhwc = s.layout == Layout::NHWC;
+  check_ndim(x_shape, "x", 4, nhwc ? "(N, H, W, C)" : "(N, C, H, W)");
+  check_ndim(ws, "weight", 4, "(C*M, 1, kh, kw)");
   s.N = x_shape[0];
   s.C = nhwc ? x_shape[3] : x_shape[1];
   s.H = nhwc ? x_shape[1] : x_shape[2];
   s.W = nhwc ? x_shape[2] : x_shape[3];
-  if (ws.size() != 4 || ws[1] != 1)
-    throw py::value_error("weight: expected shape (C*M, 1, kh, kw), got " + shape_str(ws));
   const int64_t CM = ws[0];
   s.kh = ws[2];
   s.kw = ws[3];
-  if (s.kh < 1 || s.kw < 1) throw py::value_error("weight: kernel extents must be >= 1, got " + shape_str(ws));
+  if (ws[1] != 1 || s.kh < 1 || s.kw < 1)
+    throw py::value_error("weight: expected shape (C*M, 1, kh, kw), got " + shape_str(ws));
   if (s.C == 0 ? CM != 0 : (CM < s.C || CM % s.C != 0))
     throw py::value_error("weight: expected a multiple of the " + std::to_string(s.C) +
                           " input channels in dimension 0, got shape " + shape_str(ws));
   s.M = s.C == 0 ? 1 : CM / s.C;
-  for (int64_t v : stride)
+  for (int64_t v : params.stride)
     if (v < 1) throw py::value_error("stride must be >= 1, got " + std::to_string(v));
-  for (int64_t v : dilation)
+  for (int64_t v : params.dilation)
     if (v < 1) throw py::value_error("dilation must be >= 1, got " + std::to_string(v));
-  for (int64_t v : padding)
-    if (v < 0) throw py::value_error("padding must be >= 0, got " + std::to_string(v));
-  s.stride_h = stride[0];
-  s.stride_w = stride[1];
-  s.dilation_h = dilation[0];
-  s.dilation_w = dilation[1];
-  s.pad_top = padding[0];
-  s.pad_left = padding[2];
-  s.Ho = conv_output_extent(s.H, padding[0], padding[1], s.kh, s.stride_h, s.dilation_h);
-  s.Wo = conv_output_extent(s.W, padding[2], padding[3], s.kw, s.stride_w, s.dilation_w);
+  const Quad pads = conv_padding(params.padding, s.H, s.W, s.kh, s.kw, params.stride, params.dilation);
+  s.stride_h = params.stride[0];
+  s.stride_w = params.stride[1];
+  s.dilation_h = params.dilation[0];
+  s.dilation_w = params.dilation[1];
+  s.pad_top = pads[0];
+  s.pad_left = pads[2];
+  s.Ho = conv_output_extent(s.H, pads[0], pads[1], s.kh, s.stride_h, s.dilation_h);
+  s.Wo = conv_output_extent(s.W, pads[2], pads[3], s.kw, s.stride_w, s.dilation_w);
   if (s.Ho < 1 || s.Wo < 1)
-    throw py::value_error("kernel (" + std::to_string(s.kh) + ", " + std::to_string(s.kw) +
-                          ") with dilation is larger than the padded input (" +
-                          std::to_string(s.H + padding[0] + padding[1]) + ", " +
-                          std::to_string(s.W + padding[2] + padding[3]) + ")");
+    throw py::value_error("kernel (" + std::to_string(s.kh) + ", " + std::to_string(s.kw) + ") with dilation (" +
+                          std::to_string(s.dilation_h) + ", " + std::to_string(s.dilation_w) +
+                          ") spans more than the padded input (" + std::to_string(s.H + pads[0] + pads[1]) + ", " +
+                          std::to_string(s.W + pads[2] + pads[3]) + ")");
   return s;
 }
 
@@ -62,5 +50,45 @@ std::vector<int64_t> depthwise_output_shape(const DepthwiseShape& s) {
 }
 
 bool depthwise_empty(const DepthwiseShape& s) { return s.N * s.C * s.Ho * s.Wo == 0; }
+
+DepthwiseShape check_depthwise_forward(const ArrayArg& x, const ArrayArg& weight, const ArrayArg* bias,
+                                       const ArrayArg& out, const DepthwiseParams& params) {
+  check_same_kind(weight, x);
+  const DepthwiseShape s = make_depthwise_shape(x.shape, weight.shape, params);
+  if (bias) {
+    check_same_kind(*bias, x);
+    check_shape(*bias, {s.C * s.M});
+  }
+  check_same_kind(out, x);
+  check_shape(out, depthwise_output_shape(s));
+  check_no_overlap(out, {&x, &weight, bias});
+  return s;
+}
+
+DepthwiseShape check_depthwise_backward_input(const ArrayArg& grad_out, const ArrayArg& weight,
+                                              const ArrayArg& grad_x, const DepthwiseParams& params) {
+  check_same_kind(weight, grad_out);
+  check_same_kind(grad_x, grad_out);
+  const DepthwiseShape s = make_depthwise_shape(grad_x.shape, weight.shape, params);
+  check_shape(grad_out, depthwise_output_shape(s));
+  check_no_overlap(grad_x, {&grad_out, &weight});
+  return s;
+}
+
+DepthwiseShape check_depthwise_backward_weight(const ArrayArg& grad_out, const ArrayArg& x,
+                                               const ArrayArg& grad_weight, const ArrayArg* grad_bias,
+                                               const DepthwiseParams& params) {
+  check_same_kind(grad_out, x);
+  check_same_kind(grad_weight, x);
+  const DepthwiseShape s = make_depthwise_shape(x.shape, grad_weight.shape, params);
+  check_shape(grad_out, depthwise_output_shape(s));
+  check_no_overlap(grad_weight, {&grad_out, &x});
+  if (grad_bias) {
+    check_same_kind(*grad_bias, x);
+    check_shape(*grad_bias, {s.C * s.M});
+    check_no_overlap(*grad_bias, {&grad_out, &x, &grad_weight});
+  }
+  return s;
+}
 
 }  // namespace opzoo::bindings

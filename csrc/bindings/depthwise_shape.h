@@ -1,28 +1,45 @@
-// The depthwise conv2d geometry of one call, from the shapes and parameters Python
-// passes, checked; shared by the CPU and CUDA bindings.
+// The depthwise conv2d geometry of one call and its arguments checked against each
+// other: every rule and message once, for the CPU binding, the CUDA binding and the
+// Python API (which asks for output shapes through opzoo._cpu.depthwise_output_shape).
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "arrays.h"
 #include "opzoo/depthwise.h"
+#include "params.h"
 
 namespace opzoo::bindings {
 
-using Pair = std::array<int64_t, 2>;
-using Quad = std::array<int64_t, 4>;
+// The parameters of a call as Python passes them: stride and dilation (h, w); padding
+// (top, bottom, left, right), "same" or "valid"; layout "NCHW" or "NHWC".
+struct DepthwiseParams {
+  Pair stride;
+  Padding padding;
+  Pair dilation;
+  std::string layout;
+};
 
-// x_shape: the input's shape in `layout` ("NCHW" or "NHWC"); w_shape (C*M, 1, kh, kw);
-// padding (top, bottom, left, right). Raises ValueError on any inconsistency.
+// x_shape: the input's shape in the layout; w_shape (C*M, 1, kh, kw). ValueError on any
+// inconsistency, naming the argument.
 DepthwiseShape make_depthwise_shape(const std::vector<int64_t>& x_shape, const std::vector<int64_t>& w_shape,
-                                    Pair stride, Quad padding, Pair dilation, const std::string& layout);
+                                    const DepthwiseParams& params);
 
 // The output's shape in the call's layout.
 std::vector<int64_t> depthwise_output_shape(const DepthwiseShape& s);
 
 // Whether the output has no elements (nothing to compute).
 bool depthwise_empty(const DepthwiseShape& s);
+
+// The arrays of each kernel checked against each other; bias and grad_bias may be null.
+DepthwiseShape check_depthwise_forward(const ArrayArg& x, const ArrayArg& weight, const ArrayArg* bias,
+                                       const ArrayArg& out, const DepthwiseParams& params);
+DepthwiseShape check_depthwise_backward_input(const ArrayArg& grad_out, const ArrayArg& weight,
+                                              const ArrayArg& grad_x, const DepthwiseParams& params);
+DepthwiseShape check_depthwise_backward_weight(const ArrayArg& grad_out, const ArrayArg& x,
+                                               const ArrayArg& grad_weight, const ArrayArg* grad_bias,
+                                               const DepthwiseParams& params);
 
 }  // namespace opzoo::bindings

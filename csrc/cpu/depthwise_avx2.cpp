@@ -5,6 +5,6 @@
 
 namespace opzoo::cpu {
 
-const DepthwiseKernels<float> depthwise_avx2_f32 = depthwise_kernels<Avx2F32>();
+const DepthwiseKernels<float> depthwise_avx2 = depthwise_kernels<Avx2F32>();
 
 }  // namespace opzoo::cpu

@@ -5,6 +5,6 @@
 
 namespace opzoo::cpu {
 
-const DepthwiseKernels<float> depthwise_avx512_f32 = depthwise_kernels<Avx512F32>();
+const DepthwiseKernels<float> depthwise_avx512 = depthwise_kernels<Avx512F32>();
 
 }  // namespace opzoo::cpu

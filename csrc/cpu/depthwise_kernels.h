@@ -19,9 +19,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "bands.h"
 #include "kernel_common.h"
 #include "opzoo/depthwise.h"
 #include "simd/scalar.h"
+#include "spans.h"
 
 namespace opzoo::cpu {
 namespace {
@@ -55,30 +57,6 @@ inline int64_t padded_rows(const DepthwiseShape& s, int64_t out_rows) {
 inline int64_t tap_offset(const DepthwiseShape& s, const PhaseRows& g, int64_t a, int64_t b) {
   const int64_t col = b * s.dilation_w;
   return a * s.dilation_h * g.row_len + (col % s.stride_w) * g.phase_len + col / s.stride_w;
-}
-
-// Inline fills and copies: the rows of small planes are too short to pay for a libc call.
-template <class V>
-void zero_span(typename V::value_type* p, int64_t n) {
-  int64_t i = 0;
-  for (; i + V::width <= n; i += V::width) V::store(p + i, V::zero());
-  if (i < n) V::store_n(p + i, V::zero(), int(n - i));
-}
-
-template <class V>
-void copy_span(typename V::value_type* dst, const typename V::value_type* src, int64_t n) {
-  int64_t i = 0;
-  for (; i + V::width <= n; i += V::width) V::store(dst + i, V::load(src + i));
-  if (i < n) V::store_n(dst + i, V::load_n(src + i, int(n - i)), int(n - i));
-}
-
-// Stores the first `count` lanes of v (all of them when count >= width).
-template <class V>
-void store_outputs(typename V::value_type* dst, typename V::reg v, int64_t count) {
-  if (count >= V::width)
-    V::store(dst, v);
-  else if (count > 0)
-    V::store_n(dst, v, int(count));
 }
 
 // Copies padded rows [row0, row0 + rows) of one input plane (H, W) into `dst`, phase
@@ -129,15 +107,6 @@ void gather_phase_rows(const DepthwiseShape& s, const PhaseRows& g,
       }
     }
   }
-}
-
-// Applies `act` in place to `count` contiguous outputs, right after a kernel wrote them.
-template <class V>
-void activate_span(Activation act, typename V::value_type* p, int64_t count) {
-  if (act == Activation::none) return;
-  int64_t i = 0;
-  for (; i + V::width <= count; i += V::width) V::store(p + i, activate<V>(act, V::load(p + i)));
-  if (i < count) V::store_n(p + i, activate<V>(act, V::load_n(p + i, int(count - i))), int(count - i));
 }
 
 
@@ -244,21 +213,6 @@ NchwBandFn<typename V::value_type> pick_nchw_band(const DepthwiseShape& s, int& 
   return shaped(std::integral_constant<int, 0>{});
 }
 
-// Cache lines prefetched per step at least: fewer are not worth a separate step.
-constexpr int64_t kPrefetchLines = 16;
-// Inputs smaller than this (a 45 x 45 plane) are left to the hardware prefetchers: not
-// worth splitting the work into prefetch steps.
-constexpr int64_t kPrefetchMinBytes = 8192;
-
-// A byte span to prefetch into L2 in `parts` steps, one cache line at a time.
-struct PrefetchSpan {
-  const char* begin;
-  int64_t bytes;
-  void part(int64_t i, int64_t parts) const {
-    for (int64_t b = bytes * i / parts; b < bytes * (i + 1) / parts; b += 64) __builtin_prefetch(begin + b, 0, 2);
-  }
-};
-
 // The input rows that output rows [oh0, oh0 + out_rows) read, of an input plane whose
 // rows are row_elems long: what to prefetch for a task.
 template <class T>
@@ -269,16 +223,10 @@ PrefetchSpan input_rows_span(const DepthwiseShape& s, const T* rows, int64_t row
   return {reinterpret_cast<const char*>(rows + ih0 * row_elems), bytes < kPrefetchMinBytes ? 0 : bytes};
 }
 
-// Output rows per band: the band's padded input rows (row_len elements each) fit
-// `budget`, and, when threads > 0, there are enough (task, band) pairs to keep every
-// thread busy. A multiple of `block_rows`.
+// The band rule of bands.h for this layer's rows.
 inline int64_t band_rows(const DepthwiseShape& s, int64_t row_len, int64_t budget, int64_t tasks, int threads,
                          int block_rows = 1) {
-  int64_t rows = (budget / max64(row_len, 1) - (s.kh - 1) * s.dilation_h - 1) / s.stride_h + 1;
-  rows = max64(1, min64(rows, s.Ho));
-  const int64_t want_bands = ceil_div(4 * int64_t(threads), max64(tasks, 1));
-  if (ceil_div(s.Ho, rows) < want_bands) rows = max64(1, ceil_div(s.Ho, want_bands));
-  return round_up(rows, block_rows);
+  return band_rows(s.Ho, (s.kh - 1) * s.dilation_h + 1, s.stride_h, row_len, budget, tasks, threads, block_rows);
 }
 
 template <class V>
@@ -342,18 +290,6 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
 
 // Input channel of output channel oc (oc itself whenever V::width > 1).
 inline int64_t input_channel(const DepthwiseShape& s, int64_t oc) { return oc / s.M; }
-
-template <class V, bool Full>
-typename V::reg load_lanes(const typename V::value_type* p, int lanes) {
-  if constexpr (Full) return V::load(p);
-  else return V::load_n(p, lanes);
-}
-
-template <class V, bool Full>
-void store_lanes(typename V::value_type* p, typename V::reg v, int lanes) {
-  if constexpr (Full) V::store(p, v);
-  else V::store_n(p, v, lanes);
-}
 
 // From this many channels on, NHWC rows run 4 channel vectors per block.
 constexpr int64_t kWideChannels = 256;
@@ -581,29 +517,11 @@ void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typen
   activate_span<V>(act, y_img + oh0 * row_elems, (oh1 - oh0) * row_elems);
 }
 
-// weights (channels, kk) -> (kk, channels), tap t's row dst_stride elements from the
-// next, by register transposes, so one vector load serves consecutive channels.
-template <class V>
-void transpose_taps(const typename V::value_type* w, int64_t channels, int64_t kk, typename V::value_type* dst,
-                    int64_t dst_stride) {
-  constexpr int Wd = V::width;
-  for (int64_t c0 = 0; c0 < channels; c0 += Wd) {
-    const int lanes = int(min64(Wd, channels - c0));
-    for (int64_t t0 = 0; t0 < kk; t0 += Wd) {
-      const int count = int(min64(Wd, kk - t0));
-      typename V::reg r[Wd];
-      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(w + (c0 + l) * kk + t0, count) : V::zero();
-      V::transpose(r);
-      for (int j = 0; j < count; ++j) V::store_n(dst + (t0 + j) * dst_stride + c0, r[j], lanes);
-    }
-  }
-}
-
 // weight (C*M, kh*kw) -> (kh*kw, C*M).
 template <class V>
 void pack_weights_tap_major(const DepthwiseShape& s, const typename V::value_type* w, typename V::value_type* wp) {
   const int64_t CM = s.C * s.M;
-  transpose_taps<V>(w, CM, s.kh * s.kw, wp, CM);
+  transpose_into<V>(w, CM, s.kh * s.kw, wp, CM);
 }
 
 template <class T>
@@ -708,7 +626,7 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     T* wp = out + out_len;  // (kh*kw, Wd) weights, then Wd biases
     T* bp = wp + kk * Wd;
     zero_span<V>(wp, kk * Wd);  // lanes past the last channel compute zeros, never garbage
-    transpose_taps<V>(w + c0 * kk, lanes, kk, wp, Wd);
+    transpose_into<V>(w + c0 * kk, lanes, kk, wp, Wd);
     for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
     // Input: each padded row of the band gets its zero border (unless it has it), and its
     // pixels Wd at a time: the same Wd columns of the group's planes, transposed into Wd

@@ -4,7 +4,7 @@
 
 namespace opzoo::cpu {
 
-const DepthwiseKernels<float> depthwise_scalar_f32 = depthwise_kernels<ScalarVec<float>>();
-const DepthwiseKernels<double> depthwise_scalar_f64 = depthwise_kernels<ScalarVec<double>>();
+const DepthwiseKernels<float> depthwise_scalar = depthwise_kernels<ScalarVec<float>>();
+const DepthwiseKernels<double> depthwise_f64 = depthwise_kernels<ScalarVec<double>>();
 
 }  // namespace opzoo::cpu

@@ -1,4 +1,4 @@
-// Helpers every CPU kernel template uses. Internal linkage throughout, so that each
+// Threads, scratch memory and index arithmetic every CPU kernel template uses. Internal linkage throughout, so that each
 // per-ISA translation unit keeps its own copy compiled with its own flags (a shared
 // inline symbol could otherwise be resolved to an AVX-512 build on an older CPU).
 #pragma once
@@ -10,7 +10,6 @@
 #include <omp.h>
 #endif
 
-#include "opzoo/activation.h"
 #include "opzoo/runtime.h"
 
 namespace opzoo::cpu {
@@ -55,29 +54,6 @@ template <class F>
 void parallel_for(int64_t tasks, int threads, const F& body) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t task = 0; task < tasks; ++task) body(task, thread_index());
-}
-
-template <class V>
-typename V::reg activate(Activation act, typename V::reg v) {
-  using T = typename V::value_type;
-  // Operand order keeps NaN: the x86 min/max return the second operand when either is NaN.
-  switch (act) {
-    case Activation::relu:
-      return V::max(V::zero(), v);
-    case Activation::relu6:
-      return V::min(V::set1(T(6)), V::max(V::zero(), v));
-    case Activation::silu:
-      return V::div(v, V::add(V::set1(T(1)), V::exp(V::sub(V::zero(), v))));
-    case Activation::hardswish: {
-      const auto r6 = V::min(V::set1(T(6)), V::max(V::zero(), V::add(v, V::set1(T(3)))));
-      return V::div(V::mul(v, r6), V::set1(T(6)));
-    }
-    case Activation::sigmoid:
-      return V::div(V::set1(T(1)), V::add(V::set1(T(1)), V::exp(V::sub(V::zero(), v))));
-    case Activation::none:
-      break;
-  }
-  return v;
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 #include <new>
 
 #ifdef _OPENMP
@@ -13,24 +12,15 @@
 namespace opzoo {
 namespace {
 
-// Whether a CPU whose best level is `detected` runs `level`: the portable kernels
-// anywhere, NEON on AArch64 only, and the x86 levels up to the detected one.
-bool runs(SimdLevel level, SimdLevel detected) {
-  if (level == SimdLevel::scalar) return true;
-  if (level == SimdLevel::neon || detected == SimdLevel::neon) return level == detected;
-  return int(level) <= int(detected);
-}
-
-SimdLevel level_from_env(SimdLevel detected) {
+SimdLevel level_from_env() {
   const char* env = std::getenv("OPZOO_SIMD");
-  if (!env) return detected;
-  for (SimdLevel level : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512, SimdLevel::neon})
-    if (std::strcmp(env, simd_level_name(level)) == 0 && runs(level, detected)) return level;
-  return detected;
+  SimdLevel level;
+  if (env && simd_level_from_name(env, level) && simd_level_runs(level)) return level;
+  return detected_simd_level();
 }
 
 std::atomic<int>& current_level() {
-  static std::atomic<int> level{int(level_from_env(detected_simd_level()))};
+  static std::atomic<int> level{int(level_from_env())};
   return level;
 }
 
@@ -112,6 +102,15 @@ const char* simd_level_name(SimdLevel level) {
   return "scalar";
 }
 
+bool simd_level_from_name(const char* name, SimdLevel& level) {
+  for (SimdLevel candidate : kSimdLevels)
+    if (std::strcmp(name, simd_level_name(candidate)) == 0) {
+      level = candidate;
+      return true;
+    }
+  return false;
+}
+
 SimdLevel detected_simd_level() {
 #ifdef OPZOO_X86_VARIANTS
   __builtin_cpu_init();
@@ -129,8 +128,15 @@ SimdLevel detected_simd_level() {
 
 SimdLevel simd_level() { return SimdLevel(current_level().load(std::memory_order_relaxed)); }
 
+bool simd_level_runs(SimdLevel level) {
+  const SimdLevel detected = detected_simd_level();
+  if (level == SimdLevel::scalar) return true;
+  if (level == SimdLevel::neon || detected == SimdLevel::neon) return level == detected;
+  return int(level) <= int(detected);
+}
+
 bool set_simd_level(SimdLevel level) {
-  if (!runs(level, detected_simd_level())) return false;
+  if (!simd_level_runs(level)) return false;
   current_level().store(int(level), std::memory_order_relaxed);
   return true;
 }

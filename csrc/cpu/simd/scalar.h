@@ -30,6 +30,9 @@ struct ScalarVec {
   static reg fma(reg a, reg b, reg c) { return a * b + c; }
   static reg max(reg a, reg b) { return a > b ? a : b; }
   static reg min(reg a, reg b) { return a < b ? a : b; }
+  // a < b ? x : y and a <= b ? x : y per lane (false where a or b is NaN).
+  static reg select_lt(reg a, reg b, reg x, reg y) { return a < b ? x : y; }
+  static reg select_le(reg a, reg b, reg x, reg y) { return a <= b ? x : y; }
   static reg exp(reg a) { return std::exp(a); }
   static T hsum(reg a) { return a; }
   // Transposes width x width elements held one row per register (1 x 1: nothing to do).

@@ -5,10 +5,9 @@
 #include <cstdint>
 
 #include "opzoo/activation.h"
+#include "opzoo/layout.h"
 
 namespace opzoo {
-
-enum class Layout : int { NCHW = 0, NHWC = 1 };
 
 // Every extent of one call. Inputs are dense in `layout`: x (N,C,H,W) or (N,H,W,C),
 // weight (C*M, kh, kw), output (N,C*M,Ho,Wo) or (N,Ho,Wo,C*M). Padding below and to

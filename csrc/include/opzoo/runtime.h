@@ -9,10 +9,20 @@ namespace opzoo {
 
 enum class SimdLevel : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
 
+// Every level there is, in enum order.
+constexpr SimdLevel kSimdLevels[] = {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512, SimdLevel::neon};
+
 const char* simd_level_name(SimdLevel level);
+
+// The level called `name` ("scalar", "avx2", "avx512", "neon"); false if none is.
+bool simd_level_from_name(const char* name, SimdLevel& level);
 
 // The best level this CPU and OS support (CPUID + XCR0, via the compiler's cpu model).
 SimdLevel detected_simd_level();
+
+// Whether this build and CPU run kernels at `level`: the portable ones anywhere, NEON on
+// AArch64 only, and the x86 levels up to the detected one.
+bool simd_level_runs(SimdLevel level);
 
 // The level kernels use now: the detected one unless lowered by set_simd_level or
 // the OPZOO_SIMD environment variable read at first use.

@@ -1,0 +1,79 @@
+// Loops over contiguous spans of elements that kernels of every family share, over a
+// vector type V: fills, copies, partial stores, activation in place, and the register
+// transpose of a small matrix. Internal linkage (kernel_common.h says why).
+#pragma once
+
+#include <cstdint>
+
+#include "activations.h"
+#include "kernel_common.h"
+
+namespace opzoo::cpu {
+namespace {
+
+// Inline fills and copies: the rows of small planes are too short to pay for a libc call.
+template <class V>
+void zero_span(typename V::value_type* p, int64_t n) {
+  int64_t i = 0;
+  for (; i + V::width <= n; i += V::width) V::store(p + i, V::zero());
+  if (i < n) V::store_n(p + i, V::zero(), int(n - i));
+}
+
+template <class V>
+void copy_span(typename V::value_type* dst, const typename V::value_type* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + V::width <= n; i += V::width) V::store(dst + i, V::load(src + i));
+  if (i < n) V::store_n(dst + i, V::load_n(src + i, int(n - i)), int(n - i));
+}
+
+// Stores the first `count` lanes of v (all of them when count >= width).
+template <class V>
+void store_outputs(typename V::value_type* dst, typename V::reg v, int64_t count) {
+  if (count >= V::width)
+    V::store(dst, v);
+  else if (count > 0)
+    V::store_n(dst, v, int(count));
+}
+
+// Applies `act` in place to `count` contiguous outputs, right after a kernel wrote them.
+template <class V>
+void activate_span(Activation act, typename V::value_type* p, int64_t count) {
+  if (act == Activation::none) return;
+  int64_t i = 0;
+  for (; i + V::width <= count; i += V::width) V::store(p + i, activate<V>(act, V::load(p + i)));
+  if (i < count) V::store_n(p + i, activate<V>(act, V::load_n(p + i, int(count - i))), int(count - i));
+}
+
+template <class V, bool Full>
+typename V::reg load_lanes(const typename V::value_type* p, int lanes) {
+  if constexpr (Full) return V::load(p);
+  else return V::load_n(p, lanes);
+}
+
+template <class V, bool Full>
+void store_lanes(typename V::value_type* p, typename V::reg v, int lanes) {
+  if constexpr (Full) V::store(p, v);
+  else V::store_n(p, v, lanes);
+}
+
+// src (rows, cols) -> dst (cols, rows), dst's rows dst_stride elements apart, by
+// register transposes of width x width tiles: for packing weights (channels, taps) tap
+// major, so one vector load serves consecutive channels.
+template <class V>
+void transpose_into(const typename V::value_type* src, int64_t rows, int64_t cols, typename V::value_type* dst,
+                    int64_t dst_stride) {
+  constexpr int Wd = V::width;
+  for (int64_t r0 = 0; r0 < rows; r0 += Wd) {
+    const int lanes = int(min64(Wd, rows - r0));
+    for (int64_t c0 = 0; c0 < cols; c0 += Wd) {
+      const int count = int(min64(Wd, cols - c0));
+      typename V::reg r[Wd];
+      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(src + (r0 + l) * cols + c0, count) : V::zero();
+      V::transpose(r);
+      for (int j = 0; j < count; ++j) V::store_n(dst + (c0 + j) * dst_stride + r0, r[j], lanes);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace opzoo::cpu

@@ -1,0 +1,61 @@
+// What the CUDA kernels of every family share: element conversion (float16 and
+// bfloat16 storage, float32 arithmetic), launch sizes and checks, and the dispatch from
+// a DType to its C++ type.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "opzoo/dtype.h"
+
+namespace opzoo::cuda {
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <class T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+constexpr int kThreads = 256;
+// Grid-stride kernels launch at most this many blocks and loop over the rest.
+constexpr int64_t kMaxBlocks = int64_t(1) << 20;
+
+inline int64_t blocks_for(int64_t work) {
+  return std::max<int64_t>(1, std::min(kMaxBlocks, (work + kThreads - 1) / kThreads));
+}
+
+inline void check_launch(const char* kernel) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) throw std::runtime_error(std::string("opzoo CUDA ") + kernel + ": " + cudaGetErrorString(e));
+}
+
+// Calls f with a typed null pointer of dtype's element type.
+template <class F>
+void with_type(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::float32:
+      return f(static_cast<float*>(nullptr));
+    case DType::float16:
+      return f(static_cast<__half*>(nullptr));
+    case DType::bfloat16:
+      return f(static_cast<__nv_bfloat16*>(nullptr));
+    case DType::float64:
+      break;
+  }
+  throw std::invalid_argument(std::string("opzoo CUDA: no kernels for dtype ") + dtype_name(dtype));
+}
+
+}  // namespace opzoo::cuda
