@@ -1,19 +1,17 @@
+"""Fixtures every test module may use; the helpers they are built from live in kit/."""
+
+import sys
+import zlib
+
 import numpy as np
 import pytest
+from kit import simd_levels
+from kit.fake_gpu import CpuKernelsAsCuda, fake_cupy
 
-from opzoo import _cpu
-
-_ORDER = ["scalar", "avx2", "avx512"]
-
-
-def available_simd_levels():
-    """Every SIMD variant this CPU can run, lowest first: the x86 levels up to the
-    detected one, or the portable kernels and NEON on AArch64."""
-    best = _cpu.detected_simd_level()
-    return _ORDER[: _ORDER.index(best) + 1] if best in _ORDER else ["scalar", best]
+from opzoo import _cpu, _device
 
 
-@pytest.fixture(params=available_simd_levels())
+@pytest.fixture(params=simd_levels())
 def simd_level(request):
     """Runs the test once per SIMD variant, restoring the default afterwards."""
     before = _cpu.simd_level()
@@ -24,17 +22,15 @@ def simd_level(request):
 
 @pytest.fixture
 def rng(request):
-    # A fresh, reproducible stream per test: the seed is derived from the test's name.
-    return np.random.default_rng(abs(hash(request.node.nodeid)) % (2**32))
+    # A fresh, reproducible stream per test: the seed is derived from the test's name
+    # (crc32, not hash(): str hashes change from process to process).
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
-def assert_close(got, ref, rtol=1e-5, name="result"):
-    """Max error relative to the reference's scale: |got - ref| <= rtol * (max|ref| + 1)."""
-    got = np.asarray(got, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert got.shape == ref.shape, f"{name}: shape {got.shape} != {ref.shape}"
-    if ref.size == 0:
-        return
-    scale = np.abs(ref).max() + 1.0
-    err = np.abs(got - ref).max() / scale
-    assert err <= rtol, f"{name}: max error {err:.3g} (relative to scale {scale:.3g}) > {rtol:g}"
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """A CuPy stand-in and an opzoo._cuda stand-in running the CPU kernels (kit.fake_gpu)."""
+    module = CpuKernelsAsCuda()
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
+    monkeypatch.setattr(_device, "_cuda", module)
+    return module

@@ -70,12 +70,36 @@ def test_package_imports_without_torch_loaded():
 
 def test_docstring_examples_run():
     import doctest
+    import importlib
+    import pkgutil
 
-    import opzoo.ops.depthwise
+    import opzoo.ops
 
-    for module in (opzoo, opzoo._runtime, opzoo.ops.depthwise):
+    ops = [importlib.import_module(f"opzoo.ops.{m.name}") for m in pkgutil.iter_modules(opzoo.ops.__path__)]
+    for module in [opzoo, opzoo._runtime, *ops]:
         failures, _ = doctest.testmod(module, extraglobs={"np": np})
         assert failures == 0, module.__name__
+
+
+def test_simd_levels_list_what_runs_here():
+    levels, before = _cpu.simd_levels(), _cpu.simd_level()
+    assert levels[0] == "scalar" and _cpu.detected_simd_level() in levels
+    try:
+        for level in levels:
+            _cpu.set_simd_level(level)  # each one runs
+    finally:
+        _cpu.set_simd_level(before)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(_device._cuda is None, reason="this build has no CUDA module (no CUDA compiler, or OPZOO_CUDA=OFF)")
+def test_info_reports_the_cuda_build():
+    cuda = opzoo.info()["cuda"]
+    assert cuda["built"] is True
+    assert cuda["available"] == (cuda["device"] is not None)
+    assert cuda["architectures"]
+    if not cuda["available"]:
+        assert cuda["error"]
 
 
 def test_package_works_without_the_cuda_module():

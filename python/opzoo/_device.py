@@ -1,10 +1,11 @@
-"""CUDA arrays for the ``opzoo._cuda`` kernels.
+"""The back end for CUDA arrays, run by the ``opzoo._cuda`` kernels.
 
-An op whose arguments live on a CUDA device hands them to :func:`device_arrays`,
-which checks that they come from one library and one device, and returns a
-:class:`DeviceCall`: descriptors of the arrays for the kernels (data pointer, shape,
-strides, dtype, device), the stream to launch on, and the library's own functions to
-allocate, copy and permute, so results come back as the caller's array type.
+:func:`device_backend` checks that an op's arrays come from one library and one device
+and have one dtype the kernels read, and returns a :class:`DeviceBackend`: the
+operations of :mod:`opzoo._dispatch`'s back ends, done by the caller's own library, so
+results come back as the caller's array type, on the caller's device. Kernels get each
+array as a descriptor (data pointer, shape, strides in elements, dtype, device) and run
+on the library's current stream.
 
 * PyTorch CUDA tensors: read through DLPack; kernels run on
   ``torch.cuda.current_stream()``; results are torch tensors.
@@ -31,11 +32,12 @@ except ImportError:  # built without a CUDA toolkit
 
 #: dtypes the CUDA kernels read and write (they accumulate in float32).
 DEVICE_DTYPES = ("float32", "float16", "bfloat16")
+_ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 _DLPACK_CUDA = (2, 3, 13)  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
 
 
-def _type_name(obj: Any) -> str:
+def type_name(obj: Any) -> str:
     t = type(obj)
     return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
@@ -65,17 +67,18 @@ def _library(obj: Any) -> str:
     if root in ("cupy", "numba") and hasattr(obj, "__cuda_array_interface__"):
         return root
     raise TypeError(
-        f"{_type_name(obj)} is a CUDA array opzoo cannot allocate results for; "
+        f"{type_name(obj)} is a CUDA array opzoo cannot allocate results for; "
         "pass a PyTorch tensor, a CuPy array or a Numba device array"
     )
 
 
-class DeviceCall:
+class DeviceBackend:
     """The CUDA arrays of one op call: one library, one device."""
 
     def __init__(self, library: str, device: int):
         self.library = library
         self.device = device
+        self.permutes = library != "numba"
 
     @property
     def _module(self):
@@ -87,6 +90,11 @@ class DeviceCall:
         return sys.modules[self.library]
 
     # --- what the kernels get -------------------------------------------------------
+    def run(self, kernel: str, *arrays, **params) -> None:
+        """opzoo._cuda's `kernel` on the arrays' descriptors, on the library's current stream."""
+        descriptors = [None if a is None else self.describe(a) for a in arrays]
+        getattr(_cuda, kernel)(*descriptors, stream=self.stream, **params)
+
     def dtype_name(self, a: Any) -> str:
         name = str(a.dtype)
         return name[len("torch."):] if name.startswith("torch.") else name
@@ -116,6 +124,9 @@ class DeviceCall:
         return 0  # Numba's default stream
 
     # --- the library's own operations ----------------------------------------------
+    def wrap(self, a: Any) -> Any:
+        return a
+
     def is_dense(self, a: Any) -> bool:
         if self.library == "torch":
             return a.is_contiguous()
@@ -124,7 +135,7 @@ class DeviceCall:
         return a.is_c_contiguous()
 
     def contiguous(self, a: Any, name: str) -> Any:
-        if self.is_dense(a):
+        if a is None or self.is_dense(a):
             return a
         if self.library == "torch":
             return a.contiguous()
@@ -133,7 +144,7 @@ class DeviceCall:
         raise ValueError(f"{name}: Numba device arrays must be C-contiguous, got strides {a.strides}")
 
     def permute(self, a: Any, axes: tuple[int, ...]) -> Any:
-        """A view with axes reordered (never asked of Numba arrays: they stay C-contiguous)."""
+        """A view with axes reordered (never asked of Numba arrays: see `permutes`)."""
         return a.permute(*axes) if self.library == "torch" else a.transpose(axes)
 
     def empty(self, shape: tuple[int, ...], like: Any) -> Any:
@@ -152,9 +163,24 @@ class DeviceCall:
         else:
             out.copy_to_device(value)
 
-    def flat(self, a: Any) -> Any:
-        """A dense array as a 1-D view of the same memory."""
-        return a.reshape(-1) if self.library != "numba" else a.reshape(a.size)
+    def may_share_memory(self, a: Any, b: Any) -> bool:
+        """Whether the byte ranges the two arrays span overlap."""
+        (a0, a1), (b0, b1) = self._span(a), self._span(b)
+        return a0 < a1 and b0 < b1 and a0 < b1 and b0 < a1
+
+    def _span(self, a: Any) -> tuple[int, int]:
+        ptr, shape, strides, dtype, _ = self.describe(a)
+        if any(e == 0 for e in shape):
+            return ptr, ptr
+        if strides is None:
+            strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+        lo = sum((e - 1) * s for e, s in zip(shape, strides) if s < 0)
+        hi = sum((e - 1) * s for e, s in zip(shape, strides) if s > 0) + 1
+        size = _ITEMSIZE.get(dtype, 1)
+        return ptr + lo * size, ptr + hi * size
+
+    def writable(self, a: Any) -> bool:
+        return True
 
 
 def _device_of(obj: Any, library: str) -> int:
@@ -167,13 +193,13 @@ def _device_of(obj: Any, library: str) -> int:
     return int(numba_cuda.get_current_device().id)
 
 
-def device_arrays(**arrays: Any) -> DeviceCall:
-    """Checks that the non-None `arrays` are CUDA arrays of one library, one device and
-    one accepted dtype; returns the call's :class:`DeviceCall`."""
+def device_backend(arrays: dict[str, Any]) -> tuple[DeviceBackend, tuple]:
+    """The back end for these arguments (``None`` passes through), which must all be CUDA
+    arrays of one library, one device and one accepted dtype, and the arrays themselves."""
     if _cuda is None:
         name, obj = next((n, a) for n, a in arrays.items() if is_device_array(a))
         raise RuntimeError(
-            f"{name}: {_type_name(obj)} lives on a GPU, but this opzoo build has no CUDA module "
+            f"{name}: {type_name(obj)} lives on a GPU, but this opzoo build has no CUDA module "
             "(rebuild with a CUDA toolkit, or pass a CPU array)"
         )
     first = None
@@ -191,11 +217,11 @@ def device_arrays(**arrays: Any) -> DeviceCall:
             raise TypeError(f"all arrays must be of one type: {first[0]} is {first[1]}, {name} is {library}")
         if device != first[2]:
             raise ValueError(f"mixed devices: {first[0]} is on cuda:{first[2]}, {name} on cuda:{device}")
-    call = DeviceCall(first[1], first[2])
-    dtype = call.dtype_name(first[3])
+    backend = DeviceBackend(first[1], first[2])
+    dtype = backend.dtype_name(first[3])
     if dtype not in DEVICE_DTYPES:
         raise TypeError(f"{first[0]}: expected dtype {', '.join(DEVICE_DTYPES)} on a CUDA device, got {dtype}")
     for name, obj in arrays.items():
-        if obj is not None and call.dtype_name(obj) != dtype:
-            raise TypeError(f"{name}: expected dtype {dtype} (the dtype of {first[0]}), got {call.dtype_name(obj)}")
-    return call
+        if obj is not None and backend.dtype_name(obj) != dtype:
+            raise TypeError(f"{name}: expected dtype {dtype} (the dtype of {first[0]}), got {backend.dtype_name(obj)}")
+    return backend, tuple(arrays.values())

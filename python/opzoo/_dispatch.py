@@ -1,20 +1,26 @@
-"""Array-type dispatch and argument validation shared by every op.
+"""The back end of one op call, chosen once from the call's array arguments.
 
-Each op hands its array arguments to :func:`host_arrays`, which turns them into
-NumPy views of the same memory (zero-copy) and returns a function that turns the
-op's NumPy results back into the caller's array type:
+:func:`backend_for` takes an op's array arguments by name (``None`` passes through),
+checks that they are of one kind and one dtype, and returns the back end that runs
+them with views of the arrays for its kernels:
 
-* ``numpy.ndarray`` and anything with ``__array_interface__`` or the buffer
-  protocol: NumPy in, NumPy out.
-* ``torch.Tensor`` on the CPU: read through DLPack, results returned as torch
-  tensors through DLPack (no copies either way). Tensors that require grad are
-  read detached: the functional API records no autograd graph.
-* Any other ``__dlpack__`` producer on the CPU: read through DLPack; results are
-  handed back through its array-API namespace's ``from_dlpack`` when it has one
+* ``numpy.ndarray`` and anything with ``__array_interface__`` or the buffer protocol:
+  ``opzoo._cpu``; NumPy in, NumPy out.
+* ``torch.Tensor`` on the CPU: read through DLPack, results returned as torch tensors
+  through DLPack (no copies either way). Tensors that require grad are read detached:
+  the functional API records no autograd graph.
+* Any other ``__dlpack__`` producer on the CPU: read through DLPack; results are handed
+  back through its array-API namespace's ``from_dlpack`` when it has one
   (``__array_namespace__``), else as NumPy arrays.
+* Arrays in CUDA device memory (PyTorch, CuPy, Numba): ``opzoo._cuda``, through the
+  back end of :mod:`opzoo._device`.
 
-Arrays on a GPU go to :mod:`opzoo._device` before they reach this module; an op
-without a CUDA kernel that is given one raises ``RuntimeError``.
+Every back end offers the same operations, so an op is one pipeline for all of them:
+``run(kernel, *arrays, **params)`` calls the kernel module's function ``kernel`` with
+the arrays as that module reads them; ``empty``, ``contiguous``, ``permute``,
+``is_dense``, ``copy_into``, ``may_share_memory`` and ``writable`` work in the arrays'
+own library; ``wrap`` turns a result into the caller's array type; ``permutes`` says
+whether arrays can be viewed in another axis order.
 """
 
 from __future__ import annotations
@@ -24,10 +30,62 @@ from typing import Any, Callable
 
 import numpy as np
 
-#: Activation names accepted by ops that fuse one, and their codes in the C++ kernels.
-ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "silu": 3, "hardswish": 4, "sigmoid": 5}
+from . import _cpu
+from ._device import device_backend, is_device_array, type_name
+
+#: dtypes the CPU kernels read and write.
+HOST_DTYPES = (np.float32, np.float64)
 
 _DLPACK_CPU = 1
+
+
+def _identity(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+class HostBackend:
+    """CPU arrays, as NumPy views, run by ``opzoo._cpu``."""
+
+    __slots__ = ("wrap",)
+    permutes = True
+
+    def __init__(self, wrap: Callable[[np.ndarray], Any]):
+        self.wrap = wrap
+
+    @staticmethod
+    def run(kernel: str, *arrays, **params) -> None:
+        getattr(_cpu, kernel)(*arrays, **params)
+
+    @staticmethod
+    def empty(shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
+        return np.empty(shape, like.dtype)
+
+    @staticmethod
+    def is_dense(a: np.ndarray) -> bool:
+        return a.flags.c_contiguous
+
+    @staticmethod
+    def contiguous(a: np.ndarray | None, name: str) -> np.ndarray | None:
+        return None if a is None else np.ascontiguousarray(a)
+
+    @staticmethod
+    def permute(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        return a.transpose(axes)
+
+    @staticmethod
+    def copy_into(out: np.ndarray, value: np.ndarray) -> None:
+        np.copyto(out, value)
+
+    @staticmethod
+    def may_share_memory(a: np.ndarray, b: np.ndarray) -> bool:
+        return np.may_share_memory(a, b)
+
+    @staticmethod
+    def writable(a: np.ndarray) -> bool:
+        return a.flags.writeable
+
+
+NUMPY = HostBackend(_identity)
 
 
 def _torch_tensor_type():
@@ -35,113 +93,56 @@ def _torch_tensor_type():
     return getattr(torch, "Tensor", None)
 
 
-def _type_name(obj: Any) -> str:
-    t = type(obj)
-    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
-
-
-def _no_gpu(name: str, obj: Any) -> RuntimeError:
-    return RuntimeError(f"{name}: {_type_name(obj)} lives on a GPU, and this op runs on CPU arrays only")
-
-
 def _to_numpy(obj: Any, name: str) -> tuple[np.ndarray, str, Callable[[np.ndarray], Any]]:
-    """One argument as a NumPy view, its kind, and the converter back to its type."""
+    """One CPU argument as a NumPy view, its kind, and the converter back to its type."""
     if isinstance(obj, np.ndarray):
         return obj, "numpy", _identity
     tensor_type = _torch_tensor_type()
     if tensor_type is not None and isinstance(obj, tensor_type):
-        if obj.device.type != "cpu":
-            raise _no_gpu(name, obj)
         torch = sys.modules["torch"]
         return np.from_dlpack(obj.detach()), "torch", torch.from_dlpack
-    if hasattr(obj, "__cuda_array_interface__"):
-        raise _no_gpu(name, obj)
     if hasattr(obj, "__array_interface__") or hasattr(obj, "__array_struct__"):
         return np.asarray(obj), "numpy", _identity
     if hasattr(obj, "__dlpack__"):
-        device = obj.__dlpack_device__() if hasattr(obj, "__dlpack_device__") else (_DLPACK_CPU, 0)
-        if int(device[0]) != _DLPACK_CPU:
-            raise _no_gpu(name, obj)
         namespace = obj.__array_namespace__() if hasattr(obj, "__array_namespace__") else None
         back = namespace.from_dlpack if namespace is not None else _identity
-        return np.from_dlpack(obj), _type_name(obj), back
+        return np.from_dlpack(obj), type_name(obj), back
     try:
         memoryview(obj)
     except TypeError:
         raise TypeError(
             f"{name}: expected an array (NumPy, PyTorch, or an object with __array_interface__, "
-            f"the buffer protocol or __dlpack__), got {_type_name(obj)}"
+            f"the buffer protocol or __dlpack__), got {type_name(obj)}"
         ) from None
     return np.asarray(obj), "numpy", _identity
 
 
-def _identity(a: np.ndarray) -> np.ndarray:
-    return a
+def backend_for(**arrays: Any) -> tuple[Any, tuple]:
+    """The back end for these array arguments, and the arrays as its kernels read them
+    (in argument order, ``None`` kept). The first array's dtype is the call's.
 
-
-def host_arrays(**arrays: Any) -> tuple[dict[str, np.ndarray | None], Callable[[np.ndarray], Any]]:
-    """NumPy views of the given arrays (``None`` passes through) and the converter back.
-
-    All arrays must be of one kind (all NumPy, all torch, ...): mixing raises TypeError.
+    Raises TypeError for arrays of different types or dtypes, or a dtype the back end
+    has no kernels for; ValueError for CPU and CUDA arrays mixed, or two devices.
     """
-    views: dict[str, np.ndarray | None] = {}
-    first: tuple[str, str] | None = None
-    back: Callable[[np.ndarray], Any] = _identity
+    if any(is_device_array(a) for a in arrays.values()):
+        return device_backend(arrays)
+    views = []
+    first = None  # (name, kind, converter back)
     for name, obj in arrays.items():
         if obj is None:
-            views[name] = None
+            views.append(None)
             continue
-        view, kind, convert = _to_numpy(obj, name)
+        view, kind, back = _to_numpy(obj, name)
         if first is None:
-            first, back = (name, kind), convert
+            first = (name, kind, back, view.dtype)
         elif kind != first[1]:
-            raise TypeError(
-                f"all arrays must be of one type: {first[0]} is {first[1]}, {name} is {kind}"
-            )
-        views[name] = view
-    return views, back
-
-
-def float_dtype(arrays: dict[str, np.ndarray | None], first: str, accepted=(np.float32, np.float64)) -> np.dtype:
-    """The common floating dtype of the non-None arrays, checked against ``accepted``."""
-    dtype = arrays[first].dtype
-    if dtype.type not in accepted:
-        names = " or ".join(np.dtype(t).name for t in accepted)
-        raise TypeError(f"{first}: expected dtype {names}, got {dtype}")
-    for name, a in arrays.items():
-        if a is not None and a.dtype != dtype:
-            raise TypeError(f"{name}: expected dtype {dtype} (the dtype of {first}), got {a.dtype}")
-    return dtype
-
-
-def check_ndim(a: np.ndarray, name: str, ndim: int, axes: str) -> None:
-    if a.ndim != ndim:
-        raise ValueError(f"{name}: expected {ndim} dimensions {axes}, got shape {a.shape}")
-
-
-def check_shape(a: np.ndarray, name: str, expected: tuple[int, ...]) -> None:
-    if tuple(a.shape) != tuple(expected):
-        raise ValueError(f"{name}: expected shape {tuple(expected)}, got {tuple(a.shape)}")
-
-
-def activation_code(activation: str | None) -> int:
-    try:
-        return ACTIVATIONS[activation]
-    except (KeyError, TypeError):
-        names = ", ".join(repr(k) for k in ACTIVATIONS)
-        raise ValueError(f"activation must be one of {names}, got {activation!r}") from None
-
-
-def int_tuple(value: Any, name: str, length: int) -> tuple[int, ...]:
-    """An int, or a sequence of `length` ints, as a tuple of `length` Python ints."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value),) * length
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an int or {length} ints, got {_type_name(value)}") from None
-    if len(items) != length or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
-    ):
-        raise ValueError(f"{name}: expected an int or {length} ints, got {value!r}")
-    return tuple(int(v) for v in items)
+            raise TypeError(f"all arrays must be of one type: {first[0]} is {first[1]}, {name} is {kind}")
+        views.append(view)
+    first_name, _, back, dtype = first
+    if dtype.type not in HOST_DTYPES:
+        names = " or ".join(np.dtype(t).name for t in HOST_DTYPES)
+        raise TypeError(f"{first_name}: expected dtype {names}, got {dtype}")
+    for name, view in zip(arrays, views):
+        if view is not None and view.dtype != dtype:
+            raise TypeError(f"{name}: expected dtype {dtype} (the dtype of {first_name}), got {view.dtype}")
+    return (NUMPY if back is _identity else HostBackend(back)), tuple(views)

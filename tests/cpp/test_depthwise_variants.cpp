@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "depthwise_variants.h"
-#include "opzoo/runtime.h"
+#include "variant_test.h"
 
 namespace {
 
@@ -18,38 +18,9 @@ using opzoo::Activation;
 using opzoo::DepthwiseKernels;
 using opzoo::DepthwiseShape;
 using opzoo::Layout;
-
-struct Variant {
-  const char* name;
-  const DepthwiseKernels<float>* kernels;
-};
-
-std::vector<Variant> simd_variants() {
-  std::vector<Variant> v;
-  const opzoo::SimdLevel best = opzoo::detected_simd_level();
-#ifdef OPZOO_ARM_VARIANTS
-  v.push_back({"neon", &opzoo::cpu::depthwise_neon_f32});
-#endif
-#ifdef OPZOO_X86_VARIANTS
-  if (best == opzoo::SimdLevel::avx2 || best == opzoo::SimdLevel::avx512)
-    v.push_back({"avx2", &opzoo::cpu::depthwise_avx2_f32});
-  if (best == opzoo::SimdLevel::avx512) v.push_back({"avx512", &opzoo::cpu::depthwise_avx512_f32});
-#endif
-  (void)best;
-  return v;
-}
-
-// Largest |a - b| relative to the larger of max|b| and 1: the variants fuse
-// multiply-adds where the portable kernels round twice, so only rounding may differ.
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double err = 0, scale = 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
-    err = std::fmax(err, std::fabs(double(a[i]) - double(b[i])));
-    scale = std::fmax(scale, std::fabs(double(b[i])));
-  }
-  return err / scale;
-}
+using opzoo::test::random_vector;
+using opzoo::test::relative_error;
+using Variant = opzoo::cpu::Variant<DepthwiseKernels<float>>;
 
 std::string describe(const DepthwiseShape& s, int act) {
   char buf[256];
@@ -90,15 +61,8 @@ DepthwiseShape random_shape(std::mt19937_64& rng) {
   return s;
 }
 
-std::vector<float> random_vector(std::mt19937_64& rng, int64_t n) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(size_t(n > 0 ? n : 0));
-  for (float& e : v) e = normal(rng);
-  return v;
-}
-
 int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt19937_64& rng) {
-  const auto& portable = opzoo::cpu::depthwise_scalar_f32;
+  const auto& portable = opzoo::cpu::depthwise_scalar;
   const int64_t CM = s.C * s.M;
   const std::vector<float> x = random_vector(rng, s.N * s.C * s.H * s.W);
   const std::vector<float> w = random_vector(rng, CM * s.kh * s.kw);
@@ -109,13 +73,13 @@ int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt
   // NaN-filled outputs: a kernel that skips an element cannot pass.
   std::vector<float> y_ref(y_size, NAN), y(y_size, NAN);
   portable.forward(s, x.data(), w.data(), b.data(), Activation(act), y_ref.data());
-  variant.kernels->forward(s, x.data(), w.data(), b.data(), Activation(act), y.data());
+  variant.table->forward(s, x.data(), w.data(), b.data(), Activation(act), y.data());
   std::vector<float> gx_ref(x.size(), NAN), gx(x.size(), NAN);
   portable.backward_input(s, gy.data(), w.data(), gx_ref.data());
-  variant.kernels->backward_input(s, gy.data(), w.data(), gx.data());
+  variant.table->backward_input(s, gy.data(), w.data(), gx.data());
   std::vector<float> gw_ref(w.size(), NAN), gw(w.size(), NAN), gb_ref(b.size(), NAN), gb(b.size(), NAN);
   portable.backward_weight(s, gy.data(), x.data(), gw_ref.data(), gb_ref.data());
-  variant.kernels->backward_weight(s, gy.data(), x.data(), gw.data(), gb.data());
+  variant.table->backward_weight(s, gy.data(), x.data(), gw.data(), gb.data());
 
   // Weight gradients are reductions over N*Ho*Wo terms: rounding grows with their count.
   const double reduction_tol = 1e-6 * std::sqrt(double(s.N * s.Ho * s.Wo) + 1.0) * 4;
@@ -128,7 +92,7 @@ int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt
                 {"grad_bias", relative_error(gb, gb_ref), reduction_tol}};
   for (const auto& c : checks)
     if (!(c.err <= c.tol)) {
-      std::printf("FAIL %s %s: relative error %.3g > %.3g\n  %s\n", variant.name, c.what, c.err, c.tol,
+      std::printf("FAIL %s %s: relative error %.3g > %.3g\n  %s\n", opzoo::simd_level_name(variant.level), c.what, c.err, c.tol,
                   describe(s, act).c_str());
       return 1;
     }
@@ -140,7 +104,7 @@ int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt
 int main(int argc, char** argv) {
   const int cases = argc > 1 ? std::atoi(argv[1]) : 300;
   const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20261128;
-  const std::vector<Variant> variants = simd_variants();
+  const std::vector<Variant> variants = opzoo::test::simd_variants(opzoo::cpu::depthwise_variants());
   if (variants.empty()) {
     std::printf("SKIP: this build or CPU has no SIMD variant besides the portable kernels\n");
     return 0;
@@ -155,7 +119,7 @@ int main(int argc, char** argv) {
     ++checked;
     if (failures) break;
   }
-  for (const Variant& v : variants) std::printf("%s: ", v.name);
+  for (const Variant& v : variants) std::printf("%s: ", opzoo::simd_level_name(v.level));
   std::printf("%d random cases (seed %llu) against the portable kernels: %s\n", checked,
               (unsigned long long)seed, failures ? "FAILED" : "all agree");
   return failures ? 1 : 0;

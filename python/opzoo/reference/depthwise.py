@@ -3,8 +3,8 @@ zero-padded input per kernel tap. Arguments as :func:`opzoo.depthwise_conv2d`.""
 
 import numpy as np
 
-from .._padding import resolve_padding
 from .activation import activation_grad, apply_activation
+from .padding import pair, resolve_padding
 
 
 def _nchw(a, layout):
@@ -15,17 +15,13 @@ def _from_nchw(a, layout):
     return a if layout == "NCHW" else a.transpose(0, 2, 3, 1)
 
 
-def _pair(v):
-    return (v, v) if np.isscalar(v) else tuple(v)
-
-
 def _setup(x, weight, stride, padding, dilation, layout):
     x = _nchw(x, layout)
     w = np.asarray(weight, dtype=np.float64)[:, 0]
     N, C, H, W = x.shape
     M = w.shape[0] // C if C else 1
     kh, kw = w.shape[1:]
-    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
     top, bottom, left, right = resolve_padding(padding, (H, W), (kh, kw), (sh, sw), (dh, dw))
     xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     xp = np.repeat(xp, M, axis=1)  # output channel c*M + m reads input channel c
@@ -65,7 +61,7 @@ def depthwise_conv2d_backward(
     g = _nchw(grad_out, layout)
     if activation is not None:
         g = activation_grad(_preactivation(w, bias, window, g.shape), g, activation)
-    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
     kh, kw = w.shape[1:]
     grad_w = np.zeros_like(w)
     grad_xp = np.zeros((N, C * M) + xp.shape[2:])

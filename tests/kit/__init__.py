@@ -1,0 +1,89 @@
+"""What the tests of every op family share.
+
+* Helpers: :func:`assert_close`, the SIMD levels this machine runs, the activation names
+  the kernels know and where their derivatives jump.
+* Test-kit entries: each family's ``tests/kit/<family>.py`` defines ``ENTRIES``, a list of
+  :class:`KitEntry` (input maker, reference, peer, bad-input table), one per op; the
+  contract suite (``tests/contract``) runs every entry :func:`entries` finds. A new family
+  adds its file and nothing else.
+* :mod:`kit.fake_gpu`: a host-memory stand-in for CUDA arrays and for ``opzoo._cuda``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from opzoo import _cpu
+
+#: Every activation an op can fuse: None and the names the kernels know.
+ACTIVATIONS = [None, *_cpu.activations]
+#: Where an activation's derivative jumps: gradients there depend on rounding.
+KINKS = {"relu": (0.0,), "relu6": (0.0, 6.0), "hardswish": (-3.0, 3.0)}
+
+
+def simd_levels() -> list[str]:
+    """Every SIMD level this build and CPU run, lowest first (each family has a variant per level)."""
+    return list(_cpu.simd_levels())
+
+
+def assert_close(got, ref, rtol=1e-5, name="result"):
+    """Max error relative to the reference's scale: |got - ref| <= rtol * (max|ref| + 1)."""
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, f"{name}: shape {got.shape} != {ref.shape}"
+    if ref.size == 0:
+        return
+    scale = np.abs(ref).max() + 1.0
+    err = np.abs(got - ref).max() / scale
+    assert err <= rtol, f"{name}: max error {err:.3g} (relative to scale {scale:.3g}) > {rtol:g}"
+
+
+#: One call's arguments: arrays by name, then the other parameters by name.
+Call = tuple[dict[str, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """An argument a user could get wrong, and the error the op must raise for it.
+
+    `change` takes a valid call's (arrays, params) and returns the changed pair;
+    error None means the change is legal and the call must succeed."""
+
+    label: str
+    change: Callable[[dict, dict], Call]
+    error: type[Exception] | None
+    match: str | None = None
+
+
+@dataclass(frozen=True)
+class KitEntry:
+    """One op as the contract suite runs it: op(**arrays, **params) for any call the
+    input maker returns must equal reference(...) and, when installed, peer(...)."""
+
+    name: str
+    op: Callable[..., Any]
+    #: Fresh random inputs for one call.
+    make_inputs: Callable[[np.random.Generator], Call]
+    reference: Callable[..., Any]
+    #: The peer as a function of the same call returning NumPy arrays, or None when the
+    #: peer is not installed (the suite then skips, naming `peer_name`).
+    peer: Callable[[], Callable[..., Any] | None]
+    peer_name: str
+    #: A small valid call, and the changes to it the op must refuse (or accept).
+    valid_call: Callable[[np.random.Generator], Call] | None = None
+    bad_inputs: list[BadInput] = field(default_factory=list)
+    #: Tolerance of each output (one number for all).
+    rtol: float | tuple[float, ...] = 1e-5
+
+
+def entries() -> list[KitEntry]:
+    """The entries of every family module in this package."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        found += getattr(importlib.import_module(f"{__name__}.{info.name}"), "ENTRIES", [])
+    return found
