@@ -13,6 +13,8 @@ from ._device import type_name
 
 def int_tuple(value: Any, name: str, length: int) -> tuple[int, ...]:
     """An int, or a sequence of `length` ints, as a tuple of `length` Python ints."""
+    if type(value) is int:  # the common case, first
+        return (value,) * length
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return (int(value),) * length
     try:
@@ -24,9 +26,12 @@ def int_tuple(value: Any, name: str, length: int) -> tuple[int, ...]:
     return tuple(int(v) for v in items)
 
 
-def conv2d_params(stride: Any, padding: Any, dilation: Any) -> dict:
-    """stride and dilation as (h, w); padding as (top, bottom, left, right) from an int or
+def conv2d_params(stride: Any, padding: Any, dilation: Any) -> tuple:
+    """(stride, padding, dilation) as the kernel modules take them, in their order:
+    stride and dilation as (h, w); padding as (top, bottom, left, right) from an int or
     (ph, pw), or a name ("same", "valid") for the kernel module to resolve."""
+    if type(stride) is int and type(padding) is int and type(dilation) is int:  # the common case, first
+        return (stride, stride), (padding,) * 4, (dilation, dilation)
     if isinstance(padding, str):
         pads = padding
     elif isinstance(padding, (tuple, list)) and len(padding) == 4:
@@ -34,4 +39,4 @@ def conv2d_params(stride: Any, padding: Any, dilation: Any) -> dict:
     else:
         ph, pw = int_tuple(padding, "padding", 2)
         pads = (ph, ph, pw, pw)
-    return {"stride": int_tuple(stride, "stride", 2), "padding": pads, "dilation": int_tuple(dilation, "dilation", 2)}
+    return int_tuple(stride, "stride", 2), pads, int_tuple(dilation, "dilation", 2)

@@ -90,10 +90,10 @@ class DeviceBackend:
         return sys.modules[self.library]
 
     # --- what the kernels get -------------------------------------------------------
-    def run(self, kernel: str, *arrays, **params) -> None:
+    def run(self, kernel: str, arrays: tuple, *params) -> None:
         """opzoo._cuda's `kernel` on the arrays' descriptors, on the library's current stream."""
         descriptors = [None if a is None else self.describe(a) for a in arrays]
-        getattr(_cuda, kernel)(*descriptors, stream=self.stream, **params)
+        getattr(_cuda, kernel)(*descriptors, *params, stream=self.stream)
 
     def dtype_name(self, a: Any) -> str:
         name = str(a.dtype)

@@ -16,8 +16,8 @@ them with views of the arrays for its kernels:
   back end of :mod:`opzoo._device`.
 
 Every back end offers the same operations, so an op is one pipeline for all of them:
-``run(kernel, *arrays, **params)`` calls the kernel module's function ``kernel`` with
-the arrays as that module reads them; ``empty``, ``contiguous``, ``permute``,
+``run(kernel, arrays, *params)`` calls the kernel module's function ``kernel`` with
+the arrays as that module reads them, then the other parameters, all positional; ``empty``, ``contiguous``, ``permute``,
 ``is_dense``, ``copy_into``, ``may_share_memory`` and ``writable`` work in the arrays'
 own library; ``wrap`` turns a result into the caller's array type; ``permutes`` says
 whether arrays can be viewed in another axis order.
@@ -53,8 +53,8 @@ class HostBackend:
         self.wrap = wrap
 
     @staticmethod
-    def run(kernel: str, *arrays, **params) -> None:
-        getattr(_cpu, kernel)(*arrays, **params)
+    def run(kernel: str, arrays: tuple, *params) -> None:
+        getattr(_cpu, kernel)(*arrays, *params)
 
     @staticmethod
     def empty(shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
@@ -124,10 +124,25 @@ def backend_for(**arrays: Any) -> tuple[Any, tuple]:
     Raises TypeError for arrays of different types or dtypes, or a dtype the back end
     has no kernels for; ValueError for CPU and CUDA arrays mixed, or two devices.
     """
-    if any(is_device_array(a) for a in arrays.values()):
-        return device_backend(arrays)
+    views = tuple(arrays.values())
+    dtype = None
+    for a in views:  # NumPy arrays of one accepted dtype, the common case, without probes
+        if a is None:
+            continue
+        if type(a) is not np.ndarray or (dtype is not None and a.dtype != dtype):
+            return _backend_for(arrays)
+        dtype = a.dtype
+    if dtype is None or dtype.type not in HOST_DTYPES:
+        return _backend_for(arrays)
+    return NUMPY, views
+
+
+def _backend_for(arrays: dict[str, Any]) -> tuple[Any, tuple]:
+    for a in arrays.values():
+        if is_device_array(a):
+            return device_backend(arrays)
     views = []
-    first = None  # (name, kind, converter back)
+    first = None  # (name, kind, converter back, dtype)
     for name, obj in arrays.items():
         if obj is None:
             views.append(None)

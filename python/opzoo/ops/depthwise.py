@@ -85,12 +85,13 @@ def depthwise_conv2d(
     (1, 8, 16, 16)
     """
     be, (x_, weight_, bias_, out_) = backend_for(x=x, weight=weight, bias=bias, out=out)
-    params = conv2d_params(stride, padding, dilation)
-    shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, layout=layout, **params)
+    params = conv2d_params(stride, padding, dilation)  # (stride, padding, dilation)
+    # Positional arguments to the kernel module: keywords cost pybind11 0.4 us a call.
+    shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, *params, layout)
     xk, memory = dense_in_memory_order(be, x_, layout, "x")
     y = Output(be, out, out_, shape, layout, memory, like=xk, inputs={"x": x_, "weight": weight_, "bias": bias_})
-    be.run("depthwise_forward", xk, be.contiguous(weight_, "weight"), be.contiguous(bias_, "bias"), y.array,
-           layout=memory, activation=activation, **params)
+    be.run("depthwise_forward", (xk, be.contiguous(weight_, "weight"), be.contiguous(bias_, "bias"), y.array),
+           *params, memory, activation)
     return y.result()
 
 
@@ -147,23 +148,22 @@ def depthwise_conv2d_backward(
     """
     be, (x_, g_, weight_, bias_) = backend_for(x=x, grad_out=grad_out, weight=weight, bias=bias)
     params = conv2d_params(stride, padding, dilation)
-    shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, layout=layout, **params)
+    shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, *params, layout)
     check_shape(g_, "grad_out", shape)
     if bias_ is not None:
         check_shape(bias_, "bias", (weight_.shape[0],))
     xk, memory = dense_in_memory_order(be, x_, layout, "x")
     gk = dense_in_layout(be, g_, layout, memory, "grad_out")
     wk = be.contiguous(weight_, "weight")
-    kernel = dict(layout=memory, **params)
     if activation is not None:  # grad_out through the activation, at the recomputed pre-activation
         z = be.empty(tuple(gk.shape), like=gk)
-        be.run("depthwise_forward", xk, wk, be.contiguous(bias_, "bias"), z, activation=None, **kernel)
+        be.run("depthwise_forward", (xk, wk, be.contiguous(bias_, "bias"), z), *params, memory, None)
         gz = be.empty(tuple(gk.shape), like=gk)
-        be.run("activation_backward", z, gk, gz, activation=activation)
+        be.run("activation_backward", (z, gk, gz), activation)
         gk = gz
     grad_x = be.empty(tuple(xk.shape), like=xk)
     grad_w = be.empty(tuple(wk.shape), like=wk)
     grad_b = be.empty((wk.shape[0],), like=wk)
-    be.run("depthwise_backward_input", gk, wk, grad_x, **kernel)
-    be.run("depthwise_backward_weight", gk, xk, grad_w, grad_b, **kernel)
+    be.run("depthwise_backward_input", (gk, wk, grad_x), *params, memory)
+    be.run("depthwise_backward_weight", (gk, xk, grad_w, grad_b), *params, memory)
     return be.wrap(to_layout(be, grad_x, memory, layout)), be.wrap(grad_w), be.wrap(grad_b)
