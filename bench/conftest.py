@@ -1,4 +1,4 @@
-"""pytest-benchmark cases: `pytest bench/` (needs `pip install ".[bench]"`; peers from ".[peers]").
+"""pytest-benchmark over the registered cases: `pytest bench/` (needs `pip install ".[bench]"`; peers from ".[peers]").
 
 Each case's implementations share a benchmark group; at the end of the run a table
 gives every peer's median over opzoo's median for the same shape (> 1: opzoo faster).
@@ -13,6 +13,8 @@ RATIOS = {}  # case -> [(opzoo implementation, peer)]
 
 
 def record(case, label, impl, benchmark, ratios):
+    if benchmark.stats is None:  # --benchmark-disable: run once, nothing timed
+        return
     RATIOS[case] = ratios
     MEDIANS.setdefault((case, label), {})[impl] = benchmark.stats.stats.median * 1e3
 

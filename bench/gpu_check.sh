@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with a CUDA GPU and no network (Python with nvcc, CMake,
 # ninja, pybind11, scikit-build-core, pytest, hypothesis, CuPy and torch installed):
-# builds opzoo with its CUDA module for this GPU, runs the CUDA tests (PyTorch and CuPy
-# arrays against the NumPy reference) and the GPU benchmark (case A at batch 64 against
-# torch's cuDNN path, NCHW and channels_last, float32 and float16), and prints a table.
+# builds opzoo with its CUDA module for this GPU, runs the CUDA tests (pytest -m cuda:
+# PyTorch and CuPy arrays against the NumPy reference) and the registered GPU benchmark
+# cases (python -m opzoo bench --gpu: case A at batch 64 against torch's cuDNN path, NCHW
+# and channels_last, float32 and float16), and prints their tables.
 # Logs and the benchmark's JSON go to $OUT when it is set (the device tool), else ./gpu-check.
 #   bash bench/gpu_check.sh [--quick]
 set -euo pipefail
@@ -27,7 +28,7 @@ python3 -c "import opzoo, sys; sys.exit(0 if opzoo.info()['cuda']['built'] else 
 
 echo "== CUDA tests"
 set +e
-python3 -m pytest -q -p no:cacheprovider -rs tests/test_depthwise_cuda.py tests/test_runtime.py > "$out/tests.log" 2>&1
+python3 -m pytest -q -p no:cacheprovider -rs -m cuda tests > "$out/tests.log" 2>&1
 tests=$?
 set -e
 tail -25 "$out/tests.log"

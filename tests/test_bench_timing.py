@@ -22,3 +22,44 @@ def test_back_to_back_runs_bursts_and_drops_each_bursts_first_call():
     assert {k: len(v) for k, v in times.items()} == {"a": 6, "b": 6}
     assert calls == (["a"] * 3 + ["b"] * 3) * 3  # per burst: 1 uncounted + 2 timed calls
     assert all(t >= 0 for ts in times.values() for t in ts)
+
+
+def _toy_case(group_of):
+    from opzoo._cases import BenchCase, Row
+
+    rows = lambda quick: [Row(f"r{i}", {"ours": lambda: 1.0, "peer": lambda: 1.0}, check=lambda y: abs(y - 1.0),  # noqa: E731
+                              group=group_of(i)) for i in range(3)]
+    return BenchCase("Z", "toy, {size}", rows, ["ours", "peer"], [("ours", "peer")], params=lambda quick: {"size": 3})
+
+
+def test_run_case_times_checks_and_sums_each_group():
+    from opzoo._bench import case_table, run_case
+
+    result = run_case(_toy_case(lambda i: None), quick=True, progress=False)
+    assert [r["label"] for r in result["rows"]] == ["r0", "r1", "r2"] and result["size"] == 3
+    assert set(result["sum"]) == {"ours", "peer"}
+    assert "Case Z: toy, 3" in case_table(_toy_case(lambda i: None), result)
+    grouped = run_case(_toy_case(lambda i: "even" if i % 2 == 0 else "odd"), quick=True, progress=False)
+    assert set(grouped["sum"]) == {"even", "odd"}
+    assert "SUM even" in case_table(_toy_case(lambda i: "even"), grouped)
+
+
+def test_a_wrong_result_is_never_timed():
+    import pytest
+
+    from opzoo._bench import run_case
+    from opzoo._cases import BenchCase, Row
+
+    bad = BenchCase("Z", "toy", lambda quick: [Row("r", {"ours": lambda: 2.0}, check=lambda y: abs(y - 1.0))],
+                    ["ours"], [])
+    with pytest.raises(AssertionError, match="r ours: error 1"):
+        run_case(bad, quick=True, progress=False)
+
+
+def test_every_registered_case_and_demo_has_a_name_and_rows():
+    from opzoo._cases import bench_cases, demos
+
+    cases = bench_cases()
+    assert {c.key for c in cases} >= {"A", "A_gpu"}
+    assert all(c.columns and c.title for c in cases)
+    assert [d.name for d in demos()]

@@ -6,25 +6,24 @@ import sys
 USAGE = """usage: python -m opzoo {info,bench,demo} [options]
 
   info    build and run-time facts (SIMD level, threads, CUDA) as JSON
-  bench   time opzoo against the installed peers (--quick, --json FILE, --threads N)
+  bench   time opzoo against the installed peers (--case NAME, --quick, --json FILE, --threads N,
+          --back-to-back, --gpu)
   demo    run each op once on small random data and check it against the reference
 """
 
 
 def demo() -> int:
-    import numpy as np
+    """Each registered op once, on small random data, against its reference."""
+    from opzoo._cases import demos
 
-    import opzoo
-    from opzoo import reference
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 16, 32, 32), dtype=np.float32)
-    w = rng.standard_normal((16, 1, 3, 3), dtype=np.float32)
-    y = opzoo.depthwise_conv2d(x, w, stride=2, padding="same", activation="silu")
-    ref = reference.depthwise_conv2d(x, w, stride=2, padding="same", activation="silu")
-    err = float(np.abs(y - ref).max())
-    print(f"depthwise_conv2d  x{x.shape} -> y{y.shape}  max |error| vs reference {err:.2e}")
-    return 0 if err < 1e-4 else 1
+    failed = 0
+    registered = demos()
+    width = max(len(d.name) for d in registered)
+    for d in registered:
+        line, ok = d.run()
+        failed += not ok
+        print(f"{d.name:<{width}}  {line}{'' if ok else '  FAILED'}")
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
