@@ -1,6 +1,6 @@
 // What the CUDA kernels of every family share: element conversion (float16 and
-// bfloat16 storage, float32 arithmetic), launch sizes and checks, and the dispatch from
-// a DType to its C++ type.
+// bfloat16 storage, float32 arithmetic), indexing by layout, launch sizes and checks,
+// and the dispatch from a DType to its C++ type.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "opzoo/dtype.h"
+#include "opzoo/layout.h"
 
 namespace opzoo::cuda {
 
@@ -28,6 +29,12 @@ template <>
 __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+// Element (n, c, h, w) of a dense (N, C, H, W) tensor in `layout`.
+__device__ __forceinline__ int64_t offset(Layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C,
+                                          int64_t H, int64_t W) {
+  return layout == Layout::NCHW ? ((n * C + c) * H + h) * W + w : ((n * H + h) * W + w) * C + c;
+}
 
 constexpr int kThreads = 256;
 // Grid-stride kernels launch at most this many blocks and loop over the rest.

@@ -20,12 +20,6 @@
 namespace opzoo::cuda {
 namespace {
 
-// Element (n, c, h, w) of a dense (N, C, H, W) tensor in `layout`.
-__device__ __forceinline__ int64_t offset(Layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C,
-                                          int64_t H, int64_t W) {
-  return layout == Layout::NCHW ? ((n * C + c) * H + h) * W + w : ((n * H + h) * W + w) * C + c;
-}
-
 // ---------------------------------------------------------------------------------
 // Forward.
 
