@@ -4,15 +4,18 @@ namespace opzoo::bindings {
 
 Activation parse_activation(const py::handle& activation) {
   if (activation.is_none()) return Activation::none;
+  const bool is_name = py::isinstance<py::str>(activation);
+  if (is_name) {
+    const std::string name = activation.cast<std::string>();
+    for (int i = 0; i < kNumActivations - 1; ++i)
+      if (name == kActivationNames[i]) return Activation(i + 1);
+  }
   std::string names = "None";
   for (const char* name : kActivationNames) names += std::string(", '") + name + "'";
-  if (!py::isinstance<py::str>(activation))
+  if (!is_name)
     throw py::type_error("activation: expected None or a name (" + names + "), got " +
                          std::string(py::str(py::type::handle_of(activation).attr("__name__"))));
-  const std::string name = activation.cast<std::string>();
-  for (int i = 0; i < kNumActivations - 1; ++i)
-    if (name == kActivationNames[i]) return Activation(i + 1);
-  throw py::value_error("activation must be one of " + names + ", got '" + name + "'");
+  throw py::value_error("activation must be one of " + names + ", got '" + activation.cast<std::string>() + "'");
 }
 
 Layout parse_layout(const std::string& layout) {

@@ -86,7 +86,7 @@ def _param(**changes):
 _BAD_FORWARD = [
     BadInput("x 3-D", _changed("x", lambda a: a["x"][0]), ValueError, r"x: expected 4 dimensions"),
     BadInput("weight 3-D", _changed("weight", lambda a: a["weight"][:, 0]), ValueError, r"weight: expected 4 dimensions"),
-    BadInput("weight not (C*M, 1, kh, kw)", _changed("weight", lambda a: a["weight"].reshape(-1, 2, 3, 3)[:2]),
+    BadInput("weight not (C*M, 1, kh, kw)", _changed("weight", lambda a: a["weight"].reshape(2, 2, 3, 3)),
              ValueError, r"weight: expected shape \(C\*M, 1, kh, kw\)"),
     BadInput("weight channels", lambda a, p: ({**a, "weight": a["weight"][:3], "bias": a["bias"][:3]}, p),
              ValueError, r"multiple of the 4 input channels"),
