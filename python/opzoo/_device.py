@@ -176,7 +176,7 @@ class DeviceBackend:
             strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
         lo = sum((e - 1) * s for e, s in zip(shape, strides) if s < 0)
         hi = sum((e - 1) * s for e, s in zip(shape, strides) if s > 0) + 1
-        size = _ITEMSIZE.get(dtype, 1)
+        size = _ITEMSIZE[dtype]
         return ptr + lo * size, ptr + hi * size
 
     def writable(self, a: Any) -> bool:
