@@ -6,7 +6,8 @@ gives every peer's median over opzoo's median for the same shape (> 1: opzoo fas
 
 import pytest
 
-from opzoo._bench import format_table
+from opzoo._bench import check, format_table
+from opzoo._cases import bench_cases
 
 MEDIANS = {}  # (case, label) -> {implementation: median ms}
 RATIOS = {}  # case -> [(opzoo implementation, peer)]
@@ -27,6 +28,28 @@ def pytest_terminal_summary(terminalreporter):
         rows.append({"label": "SUM", "ms": {c: sum(r["ms"][c] for r in rows) for c in complete}})
         terminalreporter.write_sep("=", f"case {case}: median ms and peer/opzoo ratios")
         terminalreporter.write_line(format_table(rows, columns, ratios))
+
+
+def case_tests(family):
+    """A pytest-benchmark test of every row and implementation of `family`'s registered
+    CPU cases (opzoo/_cases/<family>.py), each result checked before it is timed."""
+    params = [(case, row, impl) for case in bench_cases() if case.device == "cpu" and case.family == family
+              for row in case.rows(False) for impl in case.columns]
+
+    @pytest.mark.parametrize("case, row, impl", params,
+                             ids=[f"{c.name}-{r.label}-{i}".replace(" ", "_") for c, r, i in params])
+    def test_case(benchmark, case, row, impl):
+        if impl not in row.impls:
+            pytest.skip(f"{impl}: peer not installed (pip install '.[peers]')")
+        check(row, impl)  # never time a wrong answer
+        benchmark.group = f"{case.name} {row.label}"
+        if impl in case.slow:
+            benchmark.pedantic(row.impls[impl], rounds=3, iterations=1)
+        else:
+            benchmark(row.impls[impl])
+        record(case.name, row.label, impl, benchmark, case.ratios)
+
+    return test_case
 
 
 @pytest.fixture(autouse=True)

@@ -46,6 +46,11 @@ class BenchCase:
     slow: tuple[str, ...] = ()
 
     @property
+    def family(self) -> str:
+        """The op family that registered the case: the name of its module here."""
+        return self.rows.__module__.rsplit(".", 1)[-1]
+
+    @property
     def key(self) -> str:
         """The case's name in JSON: its letter, with "_gpu" for a GPU case."""
         return self.name if self.device == "cpu" else f"{self.name}_gpu"
