@@ -26,6 +26,8 @@ struct Variant {
   const Table* table;
 };
 
+namespace {
+
 // The variant for `level`, or the portable one (first in the list) where this build has none.
 template <class Table>
 const Table& pick_variant(const std::vector<Variant<Table>>& variants, SimdLevel level) {
@@ -34,17 +36,23 @@ const Table& pick_variant(const std::vector<Variant<Table>>& variants, SimdLevel
   return *variants.front().table;
 }
 
+}  // namespace
+
 }  // namespace opzoo::cpu
 
 #define OPZOO_DECLARE_VARIANT_(isa, Table, family) extern const Table family##_##isa;
 #define OPZOO_LIST_VARIANT_(isa, Table, family) ::opzoo::cpu::Variant<Table>{::opzoo::SimdLevel::isa, &family##_##isa},
 
 // Declares `family`'s table of type Table for each ISA, and family_variants(): the list
-// of them, portable first, for pick_variant. Use inside namespace opzoo::cpu.
+// of them, portable first, for pick_variant. Use inside namespace opzoo::cpu. The list
+// has internal linkage, as the kernels do (kernel_common.h says why): an ISA file that
+// includes it keeps its own copy.
 #define OPZOO_DECLARE_VARIANTS(Table, family)                                                          \
   OPZOO_FOR_EACH_ISA(OPZOO_DECLARE_VARIANT_, Table, family)                                            \
+  namespace {                                                                                          \
   inline const std::vector<::opzoo::cpu::Variant<Table>>& family##_variants() {                         \
     static const std::vector<::opzoo::cpu::Variant<Table>> variants{                                    \
         OPZOO_FOR_EACH_ISA(OPZOO_LIST_VARIANT_, Table, family)};                                        \
     return variants;                                                                                    \
+  }                                                                                                    \
   }
