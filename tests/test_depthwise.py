@@ -401,3 +401,18 @@ def test_gpu_arrays_are_refused_clearly():
     else:
         with pytest.raises(TypeError, match="cannot allocate results"):
             opzoo.depthwise_conv2d(FakeCudaArray(), w)
+
+
+def test_arrays_on_other_devices_are_refused_clearly():
+    class RocmArray:  # a DLPack producer on a device opzoo has no kernels for (kDLROCM)
+        def __dlpack__(self, stream=None):
+            raise AssertionError("must not be read")
+
+        def __dlpack_device__(self):
+            return (10, 0)
+
+    with pytest.raises(RuntimeError, match="x: .*RocmArray lives on a device opzoo has no kernels for"):
+        opzoo.depthwise_conv2d(RocmArray(), np.ones((1, 1, 1, 1), np.float32))
+    torch = pytest.importorskip("torch", reason="a torch tensor on the meta device")
+    with pytest.raises(RuntimeError, match="weight: torch.Tensor lives on a device"):
+        opzoo.depthwise_conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 1, device="meta"))

@@ -89,3 +89,4 @@ def test_zero_size_inputs(fake_gpu, rng):
     w = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
     y = opzoo.depthwise_conv2d(FakeGpuArray(x), FakeGpuArray(w), padding=1)
     assert y.shape == (0, 4, 9, 9)
+

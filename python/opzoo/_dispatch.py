@@ -88,6 +88,10 @@ class HostBackend:
 NUMPY = HostBackend(_identity)
 
 
+def _not_a_cpu_array(name: str, obj: Any) -> RuntimeError:
+    return RuntimeError(f"{name}: {type_name(obj)} lives on a device opzoo has no kernels for; pass a CPU or CUDA array")
+
+
 def _torch_tensor_type():
     torch = sys.modules.get("torch")
     return getattr(torch, "Tensor", None)
@@ -99,11 +103,16 @@ def _to_numpy(obj: Any, name: str) -> tuple[np.ndarray, str, Callable[[np.ndarra
         return obj, "numpy", _identity
     tensor_type = _torch_tensor_type()
     if tensor_type is not None and isinstance(obj, tensor_type):
+        if obj.device.type != "cpu":  # CUDA tensors went to the device back end already
+            raise _not_a_cpu_array(name, obj)
         torch = sys.modules["torch"]
         return np.from_dlpack(obj.detach()), "torch", torch.from_dlpack
     if hasattr(obj, "__array_interface__") or hasattr(obj, "__array_struct__"):
         return np.asarray(obj), "numpy", _identity
     if hasattr(obj, "__dlpack__"):
+        device = obj.__dlpack_device__() if hasattr(obj, "__dlpack_device__") else (_DLPACK_CPU, 0)
+        if int(device[0]) != _DLPACK_CPU:
+            raise _not_a_cpu_array(name, obj)
         namespace = obj.__array_namespace__() if hasattr(obj, "__array_namespace__") else None
         back = namespace.from_dlpack if namespace is not None else _identity
         return np.from_dlpack(obj), type_name(obj), back
