@@ -22,24 +22,27 @@ DepthwiseShape make_depthwise_shape(const std::vector<int64_t>& x_shape, const s
     throw py::value_error("weight: expected a multiple of the " + std::to_string(s.C) +
                           " input channels in dimension 0, got shape " + shape_str(ws));
   s.M = s.C == 0 ? 1 : CM / s.C;
-  for (int64_t v : params.stride)
-    if (v < 1) throw py::value_error("stride must be >= 1, got " + std::to_string(v));
-  for (int64_t v : params.dilation)
-    if (v < 1) throw py::value_error("dilation must be >= 1, got " + std::to_string(v));
-  const Quad pads = conv_padding(params.padding, s.H, s.W, s.kh, s.kw, params.stride, params.dilation);
-  s.stride_h = params.stride[0];
-  s.stride_w = params.stride[1];
-  s.dilation_h = params.dilation[0];
-  s.dilation_w = params.dilation[1];
-  s.pad_top = pads[0];
-  s.pad_left = pads[2];
-  s.Ho = conv_output_extent(s.H, pads[0], pads[1], s.kh, s.stride_h, s.dilation_h);
-  s.Wo = conv_output_extent(s.W, pads[2], pads[3], s.kw, s.stride_w, s.dilation_w);
-  if (s.Ho < 1 || s.Wo < 1)
-    throw py::value_error("kernel (" + std::to_string(s.kh) + ", " + std::to_string(s.kw) + ") with dilation (" +
-                          std::to_string(s.dilation_h) + ", " + std::to_string(s.dilation_w) +
-                          ") spans more than the padded input (" + std::to_string(s.H + pads[0] + pads[1]) + ", " +
-                          std::to_string(s.W + pads[2] + pads[3]) + ")");
+  const Window2d g = conv_window(params.padding, s.H, s.W, s.kh, s.kw, params.stride, params.dilation);
+  s.pad_top = g.pads[0];
+  s.pad_left = g.pads[2];
+  s.Ho = g.out[0];
+  s.Wo = g.out[1];
+  // A stride that only one output would step, or a dilation between the taps of a
+  // 1-tap kernel, changes nothing: kernels get 1, so none of their index arithmetic
+  // (block remainders included) scales with a value the result never depends on.
+  s.stride_h = s.Ho == 1 ? 1 : params.stride[0];
+  s.stride_w = s.Wo == 1 ? 1 : params.stride[1];
+  s.dilation_h = s.kh == 1 ? 1 : params.dilation[0];
+  s.dilation_w = s.kw == 1 ? 1 : params.dilation[1];
+  // Every output element's byte offset fits int64, whatever its dtype.
+  constexpr int64_t kMaxElements = INT64_MAX / 8;
+  int64_t elements = s.N;
+  for (int64_t e : {CM, s.Ho, s.Wo})
+    if (__builtin_mul_overflow(elements, e, &elements) || elements > kMaxElements) {
+      const bool padded = g.pads[0] || g.pads[1] || g.pads[2] || g.pads[3];
+      throw py::value_error(std::string(padded ? "padding" : "weight") + ": the output would have shape " +
+                            shape_str(depthwise_output_shape(s)) + ", more than 2**60 elements");
+    }
   return s;
 }
 
@@ -49,7 +52,7 @@ std::vector<int64_t> depthwise_output_shape(const DepthwiseShape& s) {
   return {s.N, CM, s.Ho, s.Wo};
 }
 
-bool depthwise_empty(const DepthwiseShape& s) { return s.N * s.C * s.Ho * s.Wo == 0; }
+bool depthwise_empty(const DepthwiseShape& s) { return s.N == 0 || s.C == 0; }
 
 DepthwiseShape check_depthwise_forward(const ArrayArg& x, const ArrayArg& weight, const ArrayArg* bias,
                                        const ArrayArg& out, const DepthwiseParams& params) {

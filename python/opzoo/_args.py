@@ -11,32 +11,51 @@ import numpy as np
 from ._device import type_name
 
 
-def int_tuple(value: Any, name: str, length: int) -> tuple[int, ...]:
-    """An int, or a sequence of `length` ints, as a tuple of `length` Python ints."""
-    if type(value) is int:  # the common case, first
+#: The kernel modules take integer parameters as int64.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def int_tuple(value: Any, name: str, length: int, forms: str | None = None) -> tuple[int, ...]:
+    """An int, or a sequence of `length` ints, as a tuple of `length` Python ints within
+    int64. `forms` describes the accepted forms in messages (default: "an int or
+    `length` ints")."""
+    if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:  # the common case, first
         return (value,) * length
+    forms = forms or f"an int or {length} ints"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value),) * length
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an int or {length} ints, got {type_name(value)}") from None
-    if len(items) != length or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
-        raise ValueError(f"{name}: expected an int or {length} ints, got {value!r}")
-    return tuple(int(v) for v in items)
+        items = (int(value),) * length
+    else:
+        try:
+            items = tuple(value)
+        except TypeError:
+            raise TypeError(f"{name}: expected {forms}, got {type_name(value)}") from None
+        if len(items) != length or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+            raise ValueError(f"{name}: expected {forms}, got {value!r}")
+        items = tuple(int(v) for v in items)
+    for v in items:
+        if not _INT64_MIN <= v <= _INT64_MAX:
+            raise ValueError(f"{name}: {v} does not fit in 64 bits (at most 2**63 - 1)")
+    return items
+
+
+_PADDING_FORMS = "an int, 2 ints (ph, pw), 4 ints (top, bottom, left, right), 'same' or 'valid'"
 
 
 def conv2d_params(stride: Any, padding: Any, dilation: Any) -> tuple:
     """(stride, padding, dilation) as the kernel modules take them, in their order:
     stride and dilation as (h, w); padding as (top, bottom, left, right) from an int or
     (ph, pw), or a name ("same", "valid") for the kernel module to resolve."""
-    if type(stride) is int and type(padding) is int and type(dilation) is int:  # the common case, first
+    if (
+        type(stride) is int and type(padding) is int and type(dilation) is int
+        and _INT64_MIN <= stride <= _INT64_MAX and _INT64_MIN <= padding <= _INT64_MAX
+        and _INT64_MIN <= dilation <= _INT64_MAX
+    ):  # the common case, first
         return (stride, stride), (padding,) * 4, (dilation, dilation)
     if isinstance(padding, str):
         pads = padding
     elif isinstance(padding, (tuple, list)) and len(padding) == 4:
-        pads = int_tuple(padding, "padding", 4)
+        pads = int_tuple(padding, "padding", 4, _PADDING_FORMS)
     else:
-        ph, pw = int_tuple(padding, "padding", 2)
+        ph, pw = int_tuple(padding, "padding", 2, _PADDING_FORMS)
         pads = (ph, ph, pw, pw)
     return int_tuple(stride, "stride", 2), pads, int_tuple(dilation, "dilation", 2)

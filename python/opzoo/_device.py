@@ -36,10 +36,28 @@ _ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 _DLPACK_CUDA = (2, 3, 13)  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
 
+#: The name of the argument ops write their result into (DESIGN.md: ``out=``).
+OUTPUT_NAME = "out"
+
 
 def type_name(obj: Any) -> str:
     t = type(obj)
     return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def torch_resolved(tensor: Any, name: str) -> Any:
+    """A torch tensor whose memory holds the values it reads as: a tensor with the
+    negative or conjugate bit set (a view such as ``conj().imag``), which DLPack exports
+    without its sign, is resolved into a copy as torch's own operators resolve it, and
+    refused as `out`, whose memory would be written without the sign."""
+    if not (tensor.is_neg() or tensor.is_conj()):
+        return tensor
+    if name == OUTPUT_NAME:
+        raise ValueError(
+            f"{name}: a tensor with the negative or conjugate bit set (a view such as conj().imag) "
+            "cannot be written in place; pass a tensor without it"
+        )
+    return tensor.resolve_conj().resolve_neg()
 
 
 def is_device_array(obj: Any) -> bool:
@@ -224,4 +242,6 @@ def device_backend(arrays: dict[str, Any]) -> tuple[DeviceBackend, tuple]:
     for name, obj in arrays.items():
         if obj is not None and backend.dtype_name(obj) != dtype:
             raise TypeError(f"{name}: expected dtype {dtype} (the dtype of {first[0]}), got {backend.dtype_name(obj)}")
+    if backend.library == "torch":
+        return backend, tuple(None if a is None else torch_resolved(a, name) for name, a in arrays.items())
     return backend, tuple(arrays.values())

@@ -31,10 +31,11 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _cpu
-from ._device import device_backend, is_device_array, type_name
+from ._device import OUTPUT_NAME, device_backend, is_device_array, torch_resolved, type_name
 
-#: dtypes the CPU kernels read and write.
+#: dtypes the CPU kernels read and write, in native byte order.
 HOST_DTYPES = (np.float32, np.float64)
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
 _DLPACK_CPU = 1
 
@@ -62,7 +63,7 @@ class HostBackend:
 
     @staticmethod
     def is_dense(a: np.ndarray) -> bool:
-        return a.flags.c_contiguous
+        return a.flags.c_contiguous and a.dtype.isnative
 
     @staticmethod
     def contiguous(a: np.ndarray | None, name: str) -> np.ndarray | None:
@@ -106,7 +107,7 @@ def _to_numpy(obj: Any, name: str) -> tuple[np.ndarray, str, Callable[[np.ndarra
         if obj.device.type != "cpu":  # CUDA tensors went to the device back end already
             raise _not_a_cpu_array(name, obj)
         torch = sys.modules["torch"]
-        return np.from_dlpack(obj.detach()), "torch", torch.from_dlpack
+        return np.from_dlpack(torch_resolved(obj, name).detach()), "torch", torch.from_dlpack
     if hasattr(obj, "__array_interface__") or hasattr(obj, "__array_struct__"):
         return np.asarray(obj), "numpy", _identity
     if hasattr(obj, "__dlpack__"):
@@ -126,27 +127,34 @@ def _to_numpy(obj: Any, name: str) -> tuple[np.ndarray, str, Callable[[np.ndarra
     return np.asarray(obj), "numpy", _identity
 
 
-def backend_for(**arrays: Any) -> tuple[Any, tuple]:
+def backend_for(optional: tuple[str, ...] = (), /, **arrays: Any) -> tuple[Any, tuple]:
     """The back end for these array arguments, and the arrays as its kernels read them
-    (in argument order, ``None`` kept). The first array's dtype is the call's.
+    (in argument order). The first array's dtype is the call's; the arguments named in
+    `optional` may be ``None`` (kept as ``None``).
 
-    Raises TypeError for arrays of different types or dtypes, or a dtype the back end
-    has no kernels for; ValueError for CPU and CUDA arrays mixed, or two devices.
+    Raises TypeError for a required argument that is None, arrays of different types or
+    dtypes, or a dtype the back end has no kernels for; ValueError for CPU and CUDA
+    arrays mixed, or two devices.
     """
     views = tuple(arrays.values())
     dtype = None
-    for a in views:  # NumPy arrays of one accepted dtype, the common case, without probes
+    missing = 0
+    for a in views:  # native NumPy arrays of one accepted dtype, the common case, without probes
         if a is None:
+            missing += 1
             continue
         if type(a) is not np.ndarray or (dtype is not None and a.dtype != dtype):
-            return _backend_for(arrays)
+            return _backend_for(arrays, optional)
         dtype = a.dtype
-    if dtype is None or dtype.type not in HOST_DTYPES:
-        return _backend_for(arrays)
+    if dtype is None or not (dtype == _FLOAT32 or dtype == _FLOAT64) or missing > len(optional):
+        return _backend_for(arrays, optional)  # equality: byte order counts, metadata does not
     return NUMPY, views
 
 
-def _backend_for(arrays: dict[str, Any]) -> tuple[Any, tuple]:
+def _backend_for(arrays: dict[str, Any], optional: tuple[str, ...]) -> tuple[Any, tuple]:
+    for name, a in arrays.items():
+        if a is None and name not in optional:
+            raise TypeError(f"{name}: expected an array, got None")
     for a in arrays.values():
         if is_device_array(a):
             return device_backend(arrays)
@@ -158,7 +166,7 @@ def _backend_for(arrays: dict[str, Any]) -> tuple[Any, tuple]:
             continue
         view, kind, back = _to_numpy(obj, name)
         if first is None:
-            first = (name, kind, back, view.dtype)
+            first = (name, kind, back, _native(view.dtype))
         elif kind != first[1]:
             raise TypeError(f"all arrays must be of one type: {first[0]} is {first[1]}, {name} is {kind}")
         views.append(view)
@@ -166,7 +174,17 @@ def _backend_for(arrays: dict[str, Any]) -> tuple[Any, tuple]:
     if dtype.type not in HOST_DTYPES:
         names = " or ".join(np.dtype(t).name for t in HOST_DTYPES)
         raise TypeError(f"{first_name}: expected dtype {names}, got {dtype}")
-    for name, view in zip(arrays, views):
-        if view is not None and view.dtype != dtype:
+    for i, (name, view) in enumerate(zip(arrays, views)):
+        if view is None:
+            continue
+        if _native(view.dtype) != dtype:
             raise TypeError(f"{name}: expected dtype {dtype} (the dtype of {first_name}), got {view.dtype}")
+        if not view.dtype.isnative and name != OUTPUT_NAME:
+            # Read in native byte order, as NumPy's own functions do; a byte-swapped `out`
+            # is written through a copy (HostBackend.is_dense is False for it).
+            views[i] = view.astype(dtype)
     return (NUMPY if back is _identity else HostBackend(back)), tuple(views)
+
+
+def _native(dtype: np.dtype) -> np.dtype:
+    return dtype if dtype.isnative else dtype.newbyteorder("=")

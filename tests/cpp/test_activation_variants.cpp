@@ -1,6 +1,6 @@
 // Every SIMD variant of the activation kernels this build has against the portable
 // ones: the backward step of each activation on random data with values at and around
-// its kinks, odd lengths (partial vectors) and NaN. Exits non-zero on a disagreement.
+// its kinks, odd lengths (partial vectors), NaN and infinities. Exits non-zero on a disagreement.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -15,11 +15,11 @@ using opzoo::Activation;
 using Variant = opzoo::cpu::Variant<opzoo::ActivationKernels<float>>;
 
 // Random pre-activations over the activations' interesting range, with their kinks,
-// saturation points and a NaN mixed in.
+// saturation points, NaN and infinities mixed in.
 std::vector<float> pre_activations(std::mt19937_64& rng, int64_t n) {
   std::vector<float> z = opzoo::test::random_vector(rng, n, 4.0f);
-  const float special[] = {0.0f, 6.0f, -3.0f, 3.0f, -100.0f, 100.0f, NAN};
-  for (int64_t i = 0; i < n; i += 5) z[size_t(i)] = special[size_t(i / 5) % 7];
+  const float special[] = {0.0f, 6.0f, -3.0f, 3.0f, -100.0f, 100.0f, NAN, INFINITY, -INFINITY};
+  for (int64_t i = 0; i < n; i += 5) z[size_t(i)] = special[size_t(i / 5) % 9];
   return z;
 }
 

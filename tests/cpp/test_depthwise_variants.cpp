@@ -1,6 +1,7 @@
 // Every SIMD variant of the depthwise kernels this build has (NEON on AArch64, AVX2 and
 // AVX-512 on x86-64 where the CPU runs them) against the portable kernels, on random
-// shapes and data: forward with each activation, grad_x, grad_weight and grad_bias.
+// shapes and data: forward with each activation, grad_x, grad_weight and grad_bias; and
+// the fused activations on NaN and infinities.
 // Exits non-zero on the first disagreement, printing the case to replay it.
 #include <cmath>
 #include <cstdint>
@@ -36,7 +37,8 @@ std::string describe(const DepthwiseShape& s, int act) {
 
 // A random case; fast-path shapes (3x3 and 5x5 at stride 1 and 2, no dilation) half
 // of the time, anything else the generic path takes the other half. One case in six is
-// a wide layer (NHWC's 4-vector blocks, read in place at stride 2), kept small in H, W.
+// a wide layer (NHWC's 4-vector blocks, read in place at stride 2), kept small in H, W;
+// one in eight spreads out, as the direct kernels take.
 DepthwiseShape random_shape(std::mt19937_64& rng) {
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   DepthwiseShape s{};
@@ -55,7 +57,16 @@ DepthwiseShape random_shape(std::mt19937_64& rng) {
   s.W = pick(1, 3) == 1 ? pick(1, 8) : pick(9, wide ? 16 : 70);
   s.pad_top = pick(0, s.kh);
   s.pad_left = pick(0, s.kw);
-  const int64_t pad_bottom = pick(0, s.kh), pad_right = pick(0, s.kw);
+  int64_t pad_bottom = pick(0, s.kh), pad_right = pick(0, s.kw);
+  if (pick(0, 7) == 0) {  // spread out (the direct kernels): padding or dilation far beyond the input
+    const int64_t most = pick(0, 1) ? 150 : s.kh;
+    s.pad_top = pick(0, most);
+    s.pad_left = pick(0, most);
+    pad_bottom = pick(0, most);
+    pad_right = pick(0, most);
+    s.dilation_h = pick(1, 40);
+    s.dilation_w = pick(1, 40);
+  }
   s.Ho = opzoo::conv_output_extent(s.H, s.pad_top, pad_bottom, s.kh, s.stride_h, s.dilation_h);
   s.Wo = opzoo::conv_output_extent(s.W, s.pad_left, pad_right, s.kw, s.stride_w, s.dilation_w);
   return s;
@@ -99,6 +110,34 @@ int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt
   return 0;
 }
 
+// The fused activations on NaN, infinities and values past their saturation points: a
+// 1x1 kernel of weight 1 passes x through unchanged, so every special value reaches the
+// activation of each variant as it reaches the portable one.
+int check_special_values(const Variant& variant) {
+  const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 6.0f, -3.0f, 3.0f, 100.0f, -100.0f, 88.8f, -88.8f};
+  DepthwiseShape s{};
+  s.N = 1, s.C = 37, s.M = 1, s.H = 3, s.W = 5, s.kh = s.kw = 1;
+  s.stride_h = s.stride_w = s.dilation_h = s.dilation_w = 1;
+  s.Ho = s.H, s.Wo = s.W;
+  std::vector<float> x(size_t(s.C * s.H * s.W));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = special[i % (sizeof special / sizeof *special)];
+  const std::vector<float> w(size_t(s.C), 1.0f), b(size_t(s.C), 0.0f);
+  for (Layout layout : {Layout::NCHW, Layout::NHWC})
+    for (int act = 0; act < opzoo::kNumActivations; ++act) {
+      s.layout = layout;
+      std::vector<float> want(x.size(), -1.0f), got(x.size(), -1.0f);
+      opzoo::cpu::depthwise_scalar.forward(s, x.data(), w.data(), b.data(), Activation(act), want.data());
+      variant.table->forward(s, x.data(), w.data(), b.data(), Activation(act), got.data());
+      const double err = relative_error(got, want);
+      if (!(err <= 1e-6)) {
+        std::printf("FAIL %s special values: relative error %.3g\n  %s\n", opzoo::simd_level_name(variant.level), err,
+                    describe(s, act).c_str());
+        return 1;
+      }
+    }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,6 +150,7 @@ int main(int argc, char** argv) {
   }
   std::mt19937_64 rng(seed);
   int checked = 0, failures = 0;
+  for (const Variant& v : variants) failures += check_special_values(v);
   for (int i = 0; i < cases; ++i) {
     const DepthwiseShape s = random_shape(rng);
     if (s.Ho <= 0 || s.Wo <= 0) continue;  // kernel larger than the padded input

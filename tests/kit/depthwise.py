@@ -99,7 +99,7 @@ _BAD_FORWARD = [
     BadInput("padding -1", _param(padding=-1), ValueError, r"padding must be >= 0"),
     BadInput("padding (1, -2, 0, 0)", _param(padding=(1, -2, 0, 0)), ValueError, r"padding must be >= 0"),
     BadInput("padding 'full'", _param(padding="full"), ValueError, r"padding: expected"),
-    BadInput("padding 3 ints", _param(padding=(1, 2, 3)), ValueError, r"padding: expected an int or 2 ints"),
+    BadInput("padding 3 ints", _param(padding=(1, 2, 3)), ValueError, r"padding: expected an int, 2 ints \(ph, pw\), 4 ints"),
     BadInput("stride 0", _param(stride=0), ValueError, r"stride must be >= 1"),
     BadInput("dilation (1, 0)", _param(dilation=(1, 0)), ValueError, r"dilation must be >= 1"),
     BadInput("stride 1.5", _param(stride=1.5), TypeError, r"stride: expected an int"),

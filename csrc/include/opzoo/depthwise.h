@@ -6,6 +6,7 @@
 
 #include "opzoo/activation.h"
 #include "opzoo/layout.h"
+#include "opzoo/window.h"
 
 namespace opzoo {
 
@@ -21,15 +22,6 @@ struct DepthwiseShape {
   int64_t Ho, Wo;
   Layout layout;
 };
-
-// Output extent for one axis, or a value <= 0 when the kernel does not fit.
-inline int64_t conv_output_extent(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t k,
-                                  int64_t stride, int64_t dilation) {
-  const int64_t span = (k - 1) * dilation + 1;
-  const int64_t padded = in + pad_lo + pad_hi;
-  if (padded < span) return 0;
-  return (padded - span) / stride + 1;
-}
 
 // One back end's kernels for one dtype. Each writes every element of its outputs.
 // grad_bias may be null. All run on num_threads() threads and give the same bits

@@ -84,7 +84,7 @@ def depthwise_conv2d(
     >>> opzoo.depthwise_conv2d(x, w, stride=2, padding="same", activation="silu").shape
     (1, 8, 16, 16)
     """
-    be, (x_, weight_, bias_, out_) = backend_for(x=x, weight=weight, bias=bias, out=out)
+    be, (x_, weight_, bias_, out_) = backend_for(("bias", "out"), x=x, weight=weight, bias=bias, out=out)
     params = conv2d_params(stride, padding, dilation)  # (stride, padding, dilation)
     # Positional arguments to the kernel module: keywords cost pybind11 0.4 us a call.
     shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, *params, layout)
@@ -146,7 +146,7 @@ def depthwise_conv2d_backward(
     >>> gx.shape, gw.shape, gb.shape
     ((2, 4, 9, 9), (4, 1, 3, 3), (4,))
     """
-    be, (x_, g_, weight_, bias_) = backend_for(x=x, grad_out=grad_out, weight=weight, bias=bias)
+    be, (x_, g_, weight_, bias_) = backend_for(("bias",), x=x, grad_out=grad_out, weight=weight, bias=bias)
     params = conv2d_params(stride, padding, dilation)
     shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, *params, layout)
     check_shape(g_, "grad_out", shape)
