@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kit import simd_levels
 from kit.fake_gpu import CpuKernelsAsCuda, fake_cupy
+from kit.isolated import IsolatedRunner
 
 from opzoo import _cpu, _device
 
@@ -34,3 +35,11 @@ def fake_gpu(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
     monkeypatch.setattr(_device, "_cuda", module)
     return module
+
+
+@pytest.fixture(scope="session")
+def isolated():
+    """A child process that runs op calls under a memory cap (kit.isolated)."""
+    runner = IsolatedRunner()
+    yield runner
+    runner.close()

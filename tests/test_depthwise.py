@@ -416,3 +416,47 @@ def test_arrays_on_other_devices_are_refused_clearly():
     torch = pytest.importorskip("torch", reason="a torch tensor on the meta device")
     with pytest.raises(RuntimeError, match="weight: torch.Tensor lives on a device"):
         opzoo.depthwise_conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 1, device="meta"))
+
+
+def _issue_8_integer_calls():
+    """The calls of issue 8's sweep that crashed, hung, corrupted the heap, allocated
+    gigabytes or returned wrong numbers: (backward?, arrays, params)."""
+    rng = np.random.default_rng(0)
+    ones = lambda *shape: np.ones(shape, np.float32)  # noqa: E731
+    x, w = rng.standard_normal((1, 1, 3, 3)).astype(np.float32), rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    calls = [
+        (False, {"x": x, "weight": w}, {"stride": (1, 2**59)}),
+        (True, {"grad_out": ones(1, 2, 1, 1), "x": x, "weight": w}, {"stride": (1, 2**59)}),
+        (False, {"x": ones(1, 1, 3, 3), "weight": ones(1, 1, 3, 3)}, {"stride": (1, 2**60)}),
+        (False, {"x": ones(1, 3, 3, 8), "weight": ones(8, 1, 3, 3)}, {"stride": (1, 2**60), "layout": "NHWC"}),
+        (False, {"x": np.ones((1, 1, 3, 3)), "weight": np.ones((1, 1, 3, 3))}, {"stride": (1, 2**63 - 1)}),
+        (True, {"grad_out": np.ones((1, 1, 1, 1)), "x": np.ones((1, 1, 3, 3)), "weight": np.ones((1, 1, 3, 3))},
+         {"stride": (1, 2**63 - 1)}),
+        (False, {"x": rng.standard_normal((1, 2, 5, 8)).astype(np.float32),
+                 "weight": rng.standard_normal((16, 1, 1, 2)).astype(np.float32)},
+         {"padding": (0, 0, 2**59, 2**59), "dilation": (1, 2**60), "layout": "NHWC"}),
+        (False, {"x": rng.standard_normal((1, 8, 2, 5)).astype(np.float32),
+                 "weight": rng.standard_normal((8, 1, 1, 2)).astype(np.float32)},
+         {"padding": (0, 0, 2**60, 2**60), "dilation": (1, 2**61)}),
+        (False, {"x": ones(1, 8, 4, 4), "weight": ones(16, 1, 3, 3)}, {"stride": 2**61, "padding": 2**60}),
+        (False, {"x": ones(1, 8, 3, 3), "weight": ones(8, 1, 3, 3)}, {"stride": (1, 2**24)}),
+        (False, {"x": ones(1, 1, 3, 3), "weight": ones(1, 1, 3, 3)}, {"padding": 2**40}),  # an output of 2**82 pixels
+    ]
+    return calls
+
+
+@pytest.mark.parametrize("case", range(len(_issue_8_integer_calls())))
+def test_issue_8_integer_calls(case, simd_level, isolated):
+    from kit.depthwise import ENTRIES
+    from kit.isolated import check_isolated
+
+    backward, arrays, params = _issue_8_integer_calls()[case]
+    check_isolated(ENTRIES[int(backward)], isolated, simd_level, arrays, params)
+
+
+def test_spread_out_geometry_matches_the_reference(simd_level, rng):
+    """Padding and dilation far beyond the input run the direct kernels: same answers."""
+    for layout in ("NCHW", "NHWC"):
+        for padding, dilation in [((300, 2, 0, 500), 1), ((1, 1, 50, 50), (1, 90)), ((0, 0, 2**40, 2**40), (1, 2**41))]:
+            x, w, b = make_inputs(rng, 2, 5, 2, 4, 6, 3, 2, layout)
+            check_against_reference(x, w, b, rng, padding=padding, dilation=dilation, layout=layout, activation="silu")

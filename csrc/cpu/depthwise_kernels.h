@@ -15,6 +15,7 @@
 // taps that fall into padding.
 #pragma once
 
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -680,6 +681,146 @@ inline void valid_range(int64_t start, int64_t extent, int64_t k, int64_t dilati
 }
 
 // ---------------------------------------------------------------------------------
+// Direct kernels for spread-out geometry: padding or dilation far beyond the input, where
+// the kernels above would copy, scatter into or walk mostly padding. Each output visits
+// only the taps inside the input, so neither the work nor any buffer grows with the
+// padding, and no index leaves the padded extent, which the bindings checked to fit
+// int64. Sums run in the same order as above; a skipped tap would have added w * 0.
+
+// Whether the band kernels above suit this geometry: on each axis the padded extent the
+// outputs read stays within a small multiple of the input and the kernel.
+inline bool depthwise_compact(const DepthwiseShape& s) {
+  auto compact = [](int64_t in, int64_t out, int64_t k, int64_t stride, int64_t dilation, int64_t pad_lo) {
+    const int64_t reach = (out - 1) * stride + (k - 1) * dilation + 1;  // at most the padded extent
+    return reach <= 2 * in + 2 * k + 64 && pad_lo <= reach;
+  };
+  return compact(s.H, s.Ho, s.kh, s.stride_h, s.dilation_h, s.pad_top) &&
+         compact(s.W, s.Wo, s.kw, s.stride_w, s.dilation_w, s.pad_left);
+}
+
+// Element offset of (n, c, h, w) in an array of channels C and extent (H, W) dense in `layout`.
+inline int64_t dense_offset(Layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H,
+                            int64_t W) {
+  return layout == Layout::NCHW ? ((n * C + c) * H + h) * W + w : ((n * H + h) * W + w) * C + c;
+}
+
+template <class V>
+void forward_direct(const DepthwiseShape& s, const typename V::value_type* x, const typename V::value_type* w,
+                    const typename V::value_type* bias, Activation act, typename V::value_type* y) {
+  using T = typename V::value_type;
+  using S = ScalarVec<T>;
+  const int64_t CM = s.C * s.M, kk = s.kh * s.kw, rows = s.N * s.Ho;
+  parallel_for(rows, threads_for(rows), [&](int64_t row, int) {
+    const int64_t n = row / s.Ho, oh = row % s.Ho, ih0 = oh * s.stride_h - s.pad_top;
+    int64_t a_lo, a_hi;
+    valid_range(ih0, s.H, s.kh, s.dilation_h, a_lo, a_hi);
+    for (int64_t ow = 0; ow < s.Wo; ++ow) {
+      const int64_t iw0 = ow * s.stride_w - s.pad_left;
+      int64_t b_lo, b_hi;
+      valid_range(iw0, s.W, s.kw, s.dilation_w, b_lo, b_hi);
+      for (int64_t oc = 0; oc < CM; ++oc) {
+        T acc = S::zero();
+        for (int64_t a = a_lo; a < a_hi; ++a)
+          for (int64_t b = b_lo; b < b_hi; ++b)
+            acc = S::fma(w[oc * kk + a * s.kw + b],
+                         x[dense_offset(s.layout, n, oc / s.M, ih0 + a * s.dilation_h, iw0 + b * s.dilation_w, s.C,
+                                        s.H, s.W)],
+                         acc);
+        y[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)] = S::add(acc, bias ? bias[oc] : T(0));
+      }
+    }
+    if (s.layout == Layout::NHWC) activate_span<V>(act, y + row * s.Wo * CM, s.Wo * CM);
+    else
+      for (int64_t oc = 0; oc < CM; ++oc) activate_span<V>(act, y + ((n * CM + oc) * s.Ho + oh) * s.Wo, s.Wo);
+  });
+}
+
+// grad_x: each input element sums grad_y * w over the taps that reached it, in (m, kh,
+// kw) order, as backward_input_nhwc does.
+template <class V>
+void backward_input_direct(const DepthwiseShape& s, const typename V::value_type* gy,
+                           const typename V::value_type* w, typename V::value_type* gx) {
+  using T = typename V::value_type;
+  using S = ScalarVec<T>;
+  const int64_t CM = s.C * s.M, kk = s.kh * s.kw, rows = s.N * s.H;
+  parallel_for(rows, threads_for(rows), [&](int64_t row, int) {
+    const int64_t n = row / s.H, ih = row % s.H;
+    for (int64_t iw = 0; iw < s.W; ++iw)
+      for (int64_t c = 0; c < s.C; ++c) {
+        T acc = S::zero();
+        for (int64_t oc = c * s.M; oc < (c + 1) * s.M; ++oc)
+          for (int64_t a = 0; a < s.kh; ++a) {
+            const int64_t th = ih + s.pad_top - a * s.dilation_h;  // oh * stride_h, if a reached ih
+            if (th < 0) break;
+            if (th % s.stride_h || th / s.stride_h >= s.Ho) continue;
+            for (int64_t b = 0; b < s.kw; ++b) {
+              const int64_t tw = iw + s.pad_left - b * s.dilation_w;
+              if (tw < 0) break;
+              if (tw % s.stride_w || tw / s.stride_w >= s.Wo) continue;
+              acc = S::fma(w[oc * kk + a * s.kw + b],
+                           gy[dense_offset(s.layout, n, oc, th / s.stride_h, tw / s.stride_w, CM, s.Ho, s.Wo)], acc);
+            }
+          }
+        gx[dense_offset(s.layout, n, c, ih, iw, s.C, s.H, s.W)] = acc;
+      }
+  });
+}
+
+// grad_weight and grad_bias of output channel oc from the taps inside the input,
+// reducing over (n, oh, ow) in that order; `acc` holds kh * kw + 1 elements.
+template <class T>
+void backward_weight_direct_channel(const DepthwiseShape& s, const T* gy, const T* x, int64_t oc, T* acc, T* gw,
+                                    T* gb) {
+  using S = ScalarVec<T>;
+  const int64_t CM = s.C * s.M, kk = s.kh * s.kw;
+  for (int64_t t = 0; t <= kk; ++t) acc[t] = S::zero();
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t oh = 0; oh < s.Ho; ++oh) {
+      const int64_t ih0 = oh * s.stride_h - s.pad_top;
+      int64_t a_lo, a_hi;
+      valid_range(ih0, s.H, s.kh, s.dilation_h, a_lo, a_hi);
+      for (int64_t ow = 0; ow < s.Wo; ++ow) {
+        const int64_t iw0 = ow * s.stride_w - s.pad_left;
+        int64_t b_lo, b_hi;
+        valid_range(iw0, s.W, s.kw, s.dilation_w, b_lo, b_hi);
+        const T g = gy[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)];
+        acc[kk] = S::add(acc[kk], g);
+        for (int64_t a = a_lo; a < a_hi; ++a)
+          for (int64_t b = b_lo; b < b_hi; ++b)
+            acc[a * s.kw + b] = S::fma(
+                g, x[dense_offset(s.layout, n, oc / s.M, ih0 + a * s.dilation_h, iw0 + b * s.dilation_w, s.C, s.H, s.W)],
+                acc[a * s.kw + b]);
+      }
+    }
+  for (int64_t t = 0; t < kk; ++t) gw[oc * kk + t] = acc[t];
+  if (gb) gb[oc] = acc[kk];
+}
+
+// One task per output channel.
+template <class V>
+void backward_weight_direct(const DepthwiseShape& s, const typename V::value_type* gy,
+                            const typename V::value_type* x, typename V::value_type* gw,
+                            typename V::value_type* gb) {
+  using T = typename V::value_type;
+  const int64_t CM = s.C * s.M;
+  const int threads = threads_for(CM);
+  ThreadScratch<T> acc_scratch(s.kh * s.kw + 1, threads);
+  parallel_for(CM, threads, [&](int64_t oc, int thread) {
+    backward_weight_direct_channel(s, gy, x, oc, acc_scratch.get(thread), gw, gb);
+  });
+}
+
+// Whether every weight is finite. The band kernels multiply weights by the zeros of
+// padding, which gives NaN for an infinite or NaN weight where torch's depthwise kernels
+// (and the reference) skip the padding taps; with such weights the direct kernels run.
+template <class T>
+bool all_finite(const T* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------
 // Backward, NCHW. grad_x: each (n, c) plane scatters grad_y * w into a phase-split
 // padded plane (sum order: m, oh, kh, kw), then reads the unpadded part back.
 template <class V>
@@ -748,6 +889,7 @@ void backward_weight_nchw(const DepthwiseShape& s, const typename V::value_type*
     T* rows = rows_scratch.get(thread);
     T* acc = acc_scratch.get(thread);
     for (int64_t i = 0; i < acc_len; ++i) acc[i] = T(0);
+    R nonfinite = V::zero();  // NaN once a gradient is not finite: see below
     for (int64_t n = 0; n < s.N; ++n)
       for (int64_t oh0 = 0; oh0 < s.Ho; oh0 += rows_per_band) {
         const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
@@ -762,6 +904,7 @@ void backward_weight_nchw(const DepthwiseShape& s, const typename V::value_type*
             for (int64_t j0 = 0; j0 < s.Wo; j0 += Wd) {
               const int lanes = int(min64(Wd, s.Wo - j0));
               const R gv = V::load_n(grow + j0, lanes);
+              nonfinite = V::add(nonfinite, V::mul(gv, V::zero()));
               for (int64_t a = 0; a < s.kh; ++a)
                 for (int64_t b = 0; b < s.kw; ++b) {
                   T* at = am + (a * s.kw + b) * Wd;
@@ -780,6 +923,11 @@ void backward_weight_nchw(const DepthwiseShape& s, const typename V::value_type*
       for (int64_t t = 0; t < kk; ++t) gw[oc * kk + t] = V::hsum(V::load(am + t * Wd));
       if (gb) gb[oc] = V::hsum(V::load(am + kk * Wd));
     }
+    // An infinite or NaN gradient times the zeros of padding gave NaN where torch (and
+    // the reference) skip the padding taps: such channels are summed again over the
+    // taps inside the input.
+    if (V::hsum(nonfinite) != T(0))
+      for (int64_t m = 0; m < s.M; ++m) backward_weight_direct_channel(s, gy, x, c * s.M + m, acc, gw, gb);
   });
 }
 
@@ -880,134 +1028,11 @@ void backward_weight_nhwc(const DepthwiseShape& s, const typename V::value_type*
 }
 
 // ---------------------------------------------------------------------------------
-// Direct kernels for spread-out geometry: padding or dilation far beyond the input, where
-// the kernels above would copy, scatter into or walk mostly padding. Each output visits
-// only the taps inside the input, so neither the work nor any buffer grows with the
-// padding, and no index leaves the padded extent, which the bindings checked to fit
-// int64. Sums run in the same order as above; a skipped tap would have added w * 0.
-
-// Whether the band kernels above suit this geometry: on each axis the padded extent the
-// outputs read stays within a small multiple of the input and the kernel.
-inline bool depthwise_compact(const DepthwiseShape& s) {
-  auto compact = [](int64_t in, int64_t out, int64_t k, int64_t stride, int64_t dilation, int64_t pad_lo) {
-    const int64_t reach = (out - 1) * stride + (k - 1) * dilation + 1;  // at most the padded extent
-    return reach <= 2 * in + 2 * k + 64 && pad_lo <= reach;
-  };
-  return compact(s.H, s.Ho, s.kh, s.stride_h, s.dilation_h, s.pad_top) &&
-         compact(s.W, s.Wo, s.kw, s.stride_w, s.dilation_w, s.pad_left);
-}
-
-// Element offset of (n, c, h, w) in an array of channels C and extent (H, W) dense in `layout`.
-inline int64_t dense_offset(Layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H,
-                            int64_t W) {
-  return layout == Layout::NCHW ? ((n * C + c) * H + h) * W + w : ((n * H + h) * W + w) * C + c;
-}
-
-template <class V>
-void forward_direct(const DepthwiseShape& s, const typename V::value_type* x, const typename V::value_type* w,
-                    const typename V::value_type* bias, Activation act, typename V::value_type* y) {
-  using T = typename V::value_type;
-  using S = ScalarVec<T>;
-  const int64_t CM = s.C * s.M, kk = s.kh * s.kw, rows = s.N * s.Ho;
-  parallel_for(rows, threads_for(rows), [&](int64_t row, int) {
-    const int64_t n = row / s.Ho, oh = row % s.Ho, ih0 = oh * s.stride_h - s.pad_top;
-    int64_t a_lo, a_hi;
-    valid_range(ih0, s.H, s.kh, s.dilation_h, a_lo, a_hi);
-    for (int64_t ow = 0; ow < s.Wo; ++ow) {
-      const int64_t iw0 = ow * s.stride_w - s.pad_left;
-      int64_t b_lo, b_hi;
-      valid_range(iw0, s.W, s.kw, s.dilation_w, b_lo, b_hi);
-      for (int64_t oc = 0; oc < CM; ++oc) {
-        T acc = S::zero();
-        for (int64_t a = a_lo; a < a_hi; ++a)
-          for (int64_t b = b_lo; b < b_hi; ++b)
-            acc = S::fma(w[oc * kk + a * s.kw + b],
-                         x[dense_offset(s.layout, n, oc / s.M, ih0 + a * s.dilation_h, iw0 + b * s.dilation_w, s.C,
-                                        s.H, s.W)],
-                         acc);
-        y[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)] = S::add(acc, bias ? bias[oc] : T(0));
-      }
-    }
-    if (s.layout == Layout::NHWC) activate_span<V>(act, y + row * s.Wo * CM, s.Wo * CM);
-    else
-      for (int64_t oc = 0; oc < CM; ++oc) activate_span<V>(act, y + ((n * CM + oc) * s.Ho + oh) * s.Wo, s.Wo);
-  });
-}
-
-// grad_x: each input element sums grad_y * w over the taps that reached it, in (m, kh,
-// kw) order, as backward_input_nhwc does.
-template <class V>
-void backward_input_direct(const DepthwiseShape& s, const typename V::value_type* gy,
-                           const typename V::value_type* w, typename V::value_type* gx) {
-  using T = typename V::value_type;
-  using S = ScalarVec<T>;
-  const int64_t CM = s.C * s.M, kk = s.kh * s.kw, rows = s.N * s.H;
-  parallel_for(rows, threads_for(rows), [&](int64_t row, int) {
-    const int64_t n = row / s.H, ih = row % s.H;
-    for (int64_t iw = 0; iw < s.W; ++iw)
-      for (int64_t c = 0; c < s.C; ++c) {
-        T acc = S::zero();
-        for (int64_t oc = c * s.M; oc < (c + 1) * s.M; ++oc)
-          for (int64_t a = 0; a < s.kh; ++a) {
-            const int64_t th = ih + s.pad_top - a * s.dilation_h;  // oh * stride_h, if a reached ih
-            if (th < 0) break;
-            if (th % s.stride_h || th / s.stride_h >= s.Ho) continue;
-            for (int64_t b = 0; b < s.kw; ++b) {
-              const int64_t tw = iw + s.pad_left - b * s.dilation_w;
-              if (tw < 0) break;
-              if (tw % s.stride_w || tw / s.stride_w >= s.Wo) continue;
-              acc = S::fma(w[oc * kk + a * s.kw + b],
-                           gy[dense_offset(s.layout, n, oc, th / s.stride_h, tw / s.stride_w, CM, s.Ho, s.Wo)], acc);
-            }
-          }
-        gx[dense_offset(s.layout, n, c, ih, iw, s.C, s.H, s.W)] = acc;
-      }
-  });
-}
-
-// grad_weight and grad_bias: one task per output channel, reducing over (n, oh, ow) in
-// that order.
-template <class V>
-void backward_weight_direct(const DepthwiseShape& s, const typename V::value_type* gy,
-                            const typename V::value_type* x, typename V::value_type* gw,
-                            typename V::value_type* gb) {
-  using T = typename V::value_type;
-  using S = ScalarVec<T>;
-  const int64_t CM = s.C * s.M, kk = s.kh * s.kw;
-  const int threads = threads_for(CM);
-  ThreadScratch<T> acc_scratch(kk + 1, threads);  // kk tap sums, then the bias sum
-  parallel_for(CM, threads, [&](int64_t oc, int thread) {
-    T* acc = acc_scratch.get(thread);
-    for (int64_t t = 0; t <= kk; ++t) acc[t] = S::zero();
-    for (int64_t n = 0; n < s.N; ++n)
-      for (int64_t oh = 0; oh < s.Ho; ++oh) {
-        const int64_t ih0 = oh * s.stride_h - s.pad_top;
-        int64_t a_lo, a_hi;
-        valid_range(ih0, s.H, s.kh, s.dilation_h, a_lo, a_hi);
-        for (int64_t ow = 0; ow < s.Wo; ++ow) {
-          const int64_t iw0 = ow * s.stride_w - s.pad_left;
-          int64_t b_lo, b_hi;
-          valid_range(iw0, s.W, s.kw, s.dilation_w, b_lo, b_hi);
-          const T g = gy[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)];
-          acc[kk] = S::add(acc[kk], g);
-          for (int64_t a = a_lo; a < a_hi; ++a)
-            for (int64_t b = b_lo; b < b_hi; ++b)
-              acc[a * s.kw + b] = S::fma(
-                  g, x[dense_offset(s.layout, n, oc / s.M, ih0 + a * s.dilation_h, iw0 + b * s.dilation_w, s.C, s.H, s.W)],
-                  acc[a * s.kw + b]);
-        }
-      }
-    for (int64_t t = 0; t < kk; ++t) gw[oc * kk + t] = acc[t];
-    if (gb) gb[oc] = acc[kk];
-  });
-}
-
-// ---------------------------------------------------------------------------------
 template <class V>
 void depthwise_forward(const DepthwiseShape& s, const typename V::value_type* x,
                        const typename V::value_type* w, const typename V::value_type* bias,
                        Activation act, typename V::value_type* y) {
-  if (!depthwise_compact(s)) forward_direct<V>(s, x, w, bias, act, y);
+  if (!depthwise_compact(s) || !all_finite(w, s.C * s.M * s.kh * s.kw)) forward_direct<V>(s, x, w, bias, act, y);
   else if (s.layout == Layout::NCHW) forward_nchw<V>(s, x, w, bias, act, y);
   else forward_nhwc<V>(s, x, w, bias, act, y);
 }

@@ -136,19 +136,18 @@ def backend_for(optional: tuple[str, ...] = (), /, **arrays: Any) -> tuple[Any, 
     dtypes, or a dtype the back end has no kernels for; ValueError for CPU and CUDA
     arrays mixed, or two devices.
     """
-    views = tuple(arrays.values())
     dtype = None
-    missing = 0
-    for a in views:  # native NumPy arrays of one accepted dtype, the common case, without probes
+    for name, a in arrays.items():  # native NumPy arrays of one accepted dtype, the common case, without probes
         if a is None:
-            missing += 1
+            if name not in optional:
+                return _backend_for(arrays, optional)
             continue
         if type(a) is not np.ndarray or (dtype is not None and a.dtype != dtype):
             return _backend_for(arrays, optional)
         dtype = a.dtype
-    if dtype is None or not (dtype == _FLOAT32 or dtype == _FLOAT64) or missing > len(optional):
-        return _backend_for(arrays, optional)  # equality: byte order counts, metadata does not
-    return NUMPY, views
+    if dtype is None or not (dtype == _FLOAT32 or dtype == _FLOAT64):  # equality: byte order counts, metadata not
+        return _backend_for(arrays, optional)
+    return NUMPY, tuple(arrays.values())
 
 
 def _backend_for(arrays: dict[str, Any], optional: tuple[str, ...]) -> tuple[Any, tuple]:

@@ -43,6 +43,30 @@ def assert_close(got, ref, rtol=1e-5, name="result"):
     assert err <= rtol, f"{name}: max error {err:.3g} (relative to scale {scale:.3g}) > {rtol:g}"
 
 
+def outputs(result) -> tuple:
+    """An op's result as a tuple of its outputs."""
+    return result if isinstance(result, tuple) else (result,)
+
+
+def assert_outputs_close(entry, got, want, rtol=None):
+    """Each output of `got` within the entry's tolerance (or `rtol`) of `want`'s."""
+    got, want = outputs(got), outputs(want)
+    assert len(got) == len(want), entry.name
+    rtols = entry.rtol if isinstance(entry.rtol, tuple) else (entry.rtol,) * len(want)
+    for i, (g, w, tol) in enumerate(zip(got, want, rtols)):
+        assert_close(np.asarray(g), w, rtol if rtol is not None else tol, f"{entry.name} output {i}")
+
+
+def assert_outputs_equal(entry, got, want):
+    """Bit for bit (NaN where `want` has NaN): the same values in must give the same bits out."""
+    got, want = outputs(got), outputs(want)
+    assert len(got) == len(want), entry.name
+    for i, (g, w) in enumerate(zip(got, want)):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, f"{entry.name} output {i}: {g.dtype}{g.shape} != {w.dtype}{w.shape}"
+        np.testing.assert_array_equal(g, w, err_msg=f"{entry.name} output {i}", strict=True)
+
+
 #: One call's arguments: arrays by name, then the other parameters by name.
 Call = tuple[dict[str, Any], dict[str, Any]]
 
@@ -79,6 +103,41 @@ class KitEntry:
     bad_inputs: list[BadInput] = field(default_factory=list)
     #: Tolerance of each output (one number for all).
     rtol: float | tuple[float, ...] = 1e-5
+    #: The dtypes the op accepts on the CPU; the suite checks that others are refused.
+    dtypes: tuple[type, ...] = (np.float32,)
+    #: Array arguments that may be None.
+    optional: tuple[str, ...] = ()
+    #: Whether the op takes ``out=`` (the suite then checks its rules).
+    takes_out: bool = False
+    #: Calls with a zero-size array the op must run (and match the reference on).
+    zero_size_calls: Callable[[np.random.Generator], list[Call]] | None = None
+    #: The arrays NaN and infinities are put into, one at a time (default: the first).
+    special_arrays: tuple[str, ...] | None = None
+    #: Whether the peer places NaN and infinities put into that array of that call as
+    #: the reference does (default: always); where not, the family says why, and the
+    #: suite checks them against the reference only.
+    peer_places_specials: Callable[[Call, str], bool] = lambda call, name: True
+    #: A hypothesis strategy of calls whose integer parameters reach huge and negative
+    #: values, and what each call must do: "ok" (succeed and match the reference),
+    #: "error" (raise ValueError) or "large" (an output too big for the test's memory
+    #: cap: MemoryError or ValueError allowed).
+    int_calls: Callable[[], Any] | None = None
+    int_outcome: Callable[[Call], str] | None = None
+
+
+def huge_ints():
+    """A hypothesis strategy for one integer parameter: small values most of the time
+    (so calls also succeed), and the values overflow hides behind: powers of two around
+    2**31, 2**59..2**63, int64's limits and past them, negatives."""
+    from hypothesis import strategies as st
+
+    edges = [2**31 - 1, 2**31, 2**32, 2**59, 2**60, 2**61, 2**62, 2**63 - 1, 2**63, 2**64, -1, -(2**31), -(2**63)]
+    return st.one_of(
+        st.integers(0, 4),
+        st.sampled_from(edges),
+        st.integers(0, 63).map(lambda e: 2**e),
+        st.integers(-(2**65), 2**65),
+    )
 
 
 def entries() -> list[KitEntry]:

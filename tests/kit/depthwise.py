@@ -7,8 +7,10 @@ import numpy as np
 
 import opzoo
 from opzoo import reference
+from opzoo.reference.depthwise import output_size
+from opzoo.reference.padding import pair, resolve_padding
 
-from . import BadInput, KitEntry
+from . import ACTIVATIONS, BadInput, KitEntry, huge_ints
 
 
 def make_inputs(rng, N, C, M, H, W, kh, kw, layout="NCHW", dtype=np.float32, bias=True):
@@ -20,15 +22,19 @@ def make_inputs(rng, N, C, M, H, W, kh, kw, layout="NCHW", dtype=np.float32, bia
     return x, w, b
 
 
-def _forward_call(rng):
+def _forward_call(rng, activations=ACTIVATIONS):
     C, M, k = int(rng.integers(1, 20)), int(rng.integers(1, 3)), int(rng.choice([1, 3, 5]))
-    x, w, b = make_inputs(rng, int(rng.integers(1, 3)), C, M, int(rng.integers(k, 30)), int(rng.integers(k, 30)), k, k)
-    params = dict(stride=int(rng.integers(1, 3)), padding=k // 2, dilation=1, activation=str(rng.choice(["silu", "sigmoid"])))
+    layout = str(rng.choice(["NCHW", "NHWC"]))
+    x, w, b = make_inputs(rng, int(rng.integers(1, 3)), C, M, int(rng.integers(k, 30)), int(rng.integers(k, 30)), k, k,
+                          layout)
+    activation = activations[int(rng.integers(len(activations)))]
+    params = dict(stride=int(rng.integers(1, 3)), padding=k // 2, dilation=1, layout=layout, activation=activation)
     return {"x": x, "weight": w, "bias": b}, params
 
 
 def _backward_call(rng):
-    arrays, params = _forward_call(rng)
+    # Smooth activations only: at relu's kinks the float32 and float64 sides may differ.
+    arrays, params = _forward_call(rng, [None, "silu", "sigmoid"])
     y = reference.depthwise_conv2d(**arrays, **params)
     return {"grad_out": rng.standard_normal(y.shape).astype(np.float32), **arrays}, params
 
@@ -48,14 +54,24 @@ def _torch_forward(torch, x, weight, bias=None, stride=1, padding=0, dilation=1,
     return y if activation is None else (torch.sigmoid if activation == "sigmoid" else getattr(F, activation))(y)
 
 
+def _to_torch(torch, a, layout):
+    """A NumPy array with axes in `layout` as an NCHW-shaped tensor (channels_last for NHWC)."""
+    t = torch.from_numpy(a)
+    return t.permute(0, 3, 1, 2) if layout == "NHWC" else t
+
+
+def _from_torch(t, layout):
+    return (t.permute(0, 2, 3, 1) if layout == "NHWC" else t).detach().numpy()
+
+
 def _torch_peer_forward():
     torch = _torch()
     if torch is None:
         return None
 
-    def peer(x, weight, bias=None, **params):
-        t = [None if a is None else torch.from_numpy(a) for a in (x, weight, bias)]
-        return _torch_forward(torch, *t, **params).numpy()
+    def peer(x, weight, bias=None, layout="NCHW", **params):
+        t = [_to_torch(torch, x, layout), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias)]
+        return _from_torch(_torch_forward(torch, *t, **params), layout)
 
     return peer
 
@@ -65,10 +81,11 @@ def _torch_peer_backward():
     if torch is None:
         return None
 
-    def peer(grad_out, x, weight, bias=None, **params):
-        t = [None if a is None else torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]
-        _torch_forward(torch, *t, **params).backward(torch.from_numpy(grad_out))
-        return tuple(a.grad.numpy() for a in t if a is not None)
+    def peer(grad_out, x, weight, bias=None, layout="NCHW", **params):
+        leaves = [None if a is None else torch.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        x_nchw = leaves[0].permute(0, 3, 1, 2) if layout == "NHWC" else leaves[0]
+        _torch_forward(torch, x_nchw, *leaves[1:], **params).backward(_to_torch(torch, grad_out, layout))
+        return tuple(a.grad.numpy() for a in leaves if a is not None)
 
     return peer
 
@@ -136,10 +153,121 @@ def _valid_backward(rng):
     return {"grad_out": rng.standard_normal((1, 4, 8, 8)).astype(np.float32), **arrays}, params
 
 
+def _zero_size_forward(rng):
+    """N = 0; C = 0 (and C*M = 0); H or W = 0 with padding enough for the kernel."""
+    calls = []
+    for N, C, H, W, padding in [(0, 3, 5, 5, 1), (2, 0, 5, 5, 1), (1, 3, 0, 6, 2), (1, 3, 6, 0, (1, 2)), (1, 2, 0, 0, 2)]:
+        for layout in ("NCHW", "NHWC"):
+            x, w, b = make_inputs(rng, N, C, 2, H, W, 3, 3, layout)
+            calls.append(({"x": x, "weight": w, "bias": b}, {"padding": padding, "layout": layout}))
+    return calls
+
+
+def _zero_size_backward(rng):
+    calls = []
+    for arrays, params in _zero_size_forward(rng):
+        y = reference.depthwise_conv2d(**arrays, **params)
+        calls.append(({"grad_out": rng.standard_normal(y.shape).astype(np.float32), **arrays}, params))
+    return calls
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _geometry(arrays, params):
+    """The call's exact (Python int) output shape, or the reason its integers must be refused."""
+    x, w = arrays["x"], arrays["weight"]
+    layout = params.get("layout", "NCHW")
+    N, C, H, W = x.shape if layout == "NCHW" else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
+    kh, kw = w.shape[2:]
+    stride, dilation = pair(params.get("stride", 1)), pair(params.get("dilation", 1))
+    values = [*stride, *dilation]
+    padding = params.get("padding", 0)
+    if not isinstance(padding, str):
+        values += list(padding) if np.ndim(padding) else [padding]
+    if any(not -(2**63) <= v <= _INT64_MAX for v in values):
+        return None, "an integer outside int64"
+    if min(stride) < 1 or min(dilation) < 1 or min(values[4:], default=0) < 0:
+        return None, "stride or dilation < 1, or padding < 0"
+    spans = [(k - 1) * d + 1 for k, d in zip((kh, kw), dilation)]
+    if max(spans) > _INT64_MAX:
+        return None, "a window span past int64"
+    top, bottom, left, right = resolve_padding(padding, (H, W), (kh, kw), stride, dilation)
+    if H + top + bottom > _INT64_MAX or W + left + right > _INT64_MAX:
+        return None, "a padded extent past int64"
+    Ho = output_size(H, kh, stride[0], (top, bottom), dilation[0])
+    Wo = output_size(W, kw, stride[1], (left, right), dilation[1])
+    if Ho < 1 or Wo < 1:
+        return None, "a kernel larger than the padded input"
+    if N * w.shape[0] * Ho * Wo > _INT64_MAX // 8:
+        return None, "an output of more than 2**60 elements"
+    return ((N, w.shape[0], Ho, Wo) if layout == "NCHW" else (N, Ho, Wo, w.shape[0])), None
+
+
+#: Outputs up to this many elements are computed and compared in the huge-integer tests;
+#: larger ones may be refused for memory (the reference could not check them anyway).
+_COMPARED_ELEMENTS = 1 << 20
+
+
+def _int_outcome(call):
+    shape, refused = _geometry(*call)
+    if refused:
+        return "error"
+    return "ok" if np.prod(shape, dtype=object) <= _COMPARED_ELEMENTS else "large"
+
+
+def _int_calls(backward):
+    """Small random arrays; stride, padding (an int, 2 or 4 of them, or a name) and
+    dilation from :func:`kit.huge_ints`."""
+    from hypothesis import strategies as st
+
+    ints = huge_ints()
+
+    @st.composite
+    def calls(draw):
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        layout = draw(st.sampled_from(["NCHW", "NHWC"]))
+        kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        x, w, b = make_inputs(rng, draw(st.integers(1, 2)), draw(st.integers(1, 9)), draw(st.integers(1, 2)),
+                              draw(st.integers(1, 5)), draw(st.integers(1, 9)), kh, kw, layout)
+        padding = draw(st.one_of(ints, st.tuples(ints, ints), st.tuples(ints, ints, ints, ints),
+                                 st.sampled_from(["same", "valid"])))
+        params = dict(stride=draw(st.one_of(ints, st.tuples(ints, ints))), padding=padding,
+                      dilation=draw(st.one_of(ints, st.tuples(ints, ints))), layout=layout)
+        arrays = {"x": x, "weight": w, "bias": b}
+        if backward:
+            shape, refused = _geometry(arrays, params)
+            small = not refused and np.prod(shape, dtype=object) <= _COMPARED_ELEMENTS
+            g = rng.standard_normal(shape if small else (1, 1, 1, 1)).astype(np.float32)
+            arrays = {"grad_out": g, **arrays}
+        return arrays, params
+
+    return calls()
+
+
+def _torch_places_specials(call, name):
+    """NaN and infinities meet the zero padding in products (inf * 0 = NaN) on torch's
+    generic convolution paths (M > 1, NCHW weight gradients of kernels other than 3x3;
+    measured with torch 2.13), not on its specialised depthwise kernels; opzoo and the
+    reference never multiply padding. So torch agrees on specials in x and bias, which
+    only ever meet finite weights, but not on specials in weight or grad_out, nor in a
+    backward through an activation, whose derivative turns x's infinities into NaN
+    gradients (torch's silu'(inf) is NaN, as the reference's)."""
+    arrays, params = call
+    return name == "bias" or (name == "x" and ("grad_out" not in arrays or params.get("activation") is None))
+
+
 ENTRIES = [
     KitEntry("depthwise_conv2d", opzoo.depthwise_conv2d, _forward_call, reference.depthwise_conv2d,
-             _torch_peer_forward, "torch", _valid_forward, _BAD_FORWARD),
+             _torch_peer_forward, "torch", _valid_forward, _BAD_FORWARD,
+             dtypes=(np.float32, np.float64), optional=("bias",), takes_out=True,
+             zero_size_calls=_zero_size_forward, special_arrays=("x", "weight", "bias"),
+             peer_places_specials=_torch_places_specials,
+             int_calls=lambda: _int_calls(False), int_outcome=_int_outcome),
     KitEntry("depthwise_conv2d_backward", opzoo.depthwise_conv2d_backward, _backward_call,
              reference.depthwise_conv2d_backward, _torch_peer_backward, "torch", _valid_backward, _BAD_BACKWARD,
-             rtol=(1e-5, 1e-4, 1e-4)),
+             rtol=(1e-5, 1e-4, 1e-4), dtypes=(np.float32, np.float64), optional=("bias",),
+             zero_size_calls=_zero_size_backward, special_arrays=("grad_out", "x", "weight"),
+             peer_places_specials=_torch_places_specials,
+             int_calls=lambda: _int_calls(True), int_outcome=_int_outcome),
 ]
