@@ -390,6 +390,18 @@ def test_torch_out_and_requires_grad(rng):
     assert not res.requires_grad
 
 
+def test_torch_negative_bit_is_resolved_or_refused(rng):
+    torch = pytest.importorskip("torch", reason="tensors with the negative bit set")
+    x, w, b = make_inputs(rng, 1, 4, 1, 6, 6, 3, 3)
+    xt = torch.complex(torch.zeros(x.shape), torch.from_numpy(-x)).conj().imag  # reads as x
+    assert xt.is_neg()
+    y = opzoo.depthwise_conv2d(xt, torch.from_numpy(w), torch.from_numpy(b), padding=1)
+    assert_close(y.numpy(), ref.depthwise_conv2d(x, w, b, padding=1))
+    out = torch.complex(torch.zeros(1, 4, 6, 6), torch.zeros(1, 4, 6, 6)).conj().imag
+    with pytest.raises(ValueError, match="out: a tensor with the negative or conjugate bit set"):
+        opzoo.depthwise_conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1, out=out)
+
+
 def test_gpu_arrays_are_refused_clearly():
     class FakeCudaArray:
         __cuda_array_interface__ = {"shape": (1,), "typestr": "<f4", "data": (0, False), "version": 3}

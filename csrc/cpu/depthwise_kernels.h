@@ -12,10 +12,11 @@
 // a block of outputs walks the input it reads and feeds each loaded vector to every
 // output that uses it. NCHW planes up to 4 vectors wide are interleaved a vector of
 // channels at a time and run through the NHWC kernel. Backward NHWC kernels skip the
-// taps that fall into padding.
+// taps that fall into padding. Geometry whose padding or dilation reaches far beyond
+// the input, and forward passes with a non-finite weight, run direct kernels that visit
+// only the taps inside the input (padding contributes nothing, not even inf * 0).
 #pragma once
 
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -704,6 +705,25 @@ inline int64_t dense_offset(Layout layout, int64_t n, int64_t c, int64_t h, int6
   return layout == Layout::NCHW ? ((n * C + c) * H + h) * W + w : ((n * H + h) * W + w) * C + c;
 }
 
+// The taps of one output pixel that fall inside the input: kernel rows [a_lo, a_hi) and
+// columns [b_lo, b_hi) of the window whose top-left tap reads input pixel (ih0, iw0).
+struct ValidTaps {
+  int64_t ih0, iw0, a_lo, a_hi, b_lo, b_hi;
+};
+
+// Calls visit(ow, taps) for each output pixel of output row oh, in order.
+template <class F>
+void for_each_output_in_row(const DepthwiseShape& s, int64_t oh, const F& visit) {
+  ValidTaps t;
+  t.ih0 = oh * s.stride_h - s.pad_top;
+  valid_range(t.ih0, s.H, s.kh, s.dilation_h, t.a_lo, t.a_hi);
+  for (int64_t ow = 0; ow < s.Wo; ++ow) {
+    t.iw0 = ow * s.stride_w - s.pad_left;
+    valid_range(t.iw0, s.W, s.kw, s.dilation_w, t.b_lo, t.b_hi);
+    visit(ow, t);
+  }
+}
+
 template <class V>
 void forward_direct(const DepthwiseShape& s, const typename V::value_type* x, const typename V::value_type* w,
                     const typename V::value_type* bias, Activation act, typename V::value_type* y) {
@@ -711,24 +731,19 @@ void forward_direct(const DepthwiseShape& s, const typename V::value_type* x, co
   using S = ScalarVec<T>;
   const int64_t CM = s.C * s.M, kk = s.kh * s.kw, rows = s.N * s.Ho;
   parallel_for(rows, threads_for(rows), [&](int64_t row, int) {
-    const int64_t n = row / s.Ho, oh = row % s.Ho, ih0 = oh * s.stride_h - s.pad_top;
-    int64_t a_lo, a_hi;
-    valid_range(ih0, s.H, s.kh, s.dilation_h, a_lo, a_hi);
-    for (int64_t ow = 0; ow < s.Wo; ++ow) {
-      const int64_t iw0 = ow * s.stride_w - s.pad_left;
-      int64_t b_lo, b_hi;
-      valid_range(iw0, s.W, s.kw, s.dilation_w, b_lo, b_hi);
+    const int64_t n = row / s.Ho, oh = row % s.Ho;
+    for_each_output_in_row(s, oh, [&](int64_t ow, const ValidTaps& t) {
       for (int64_t oc = 0; oc < CM; ++oc) {
         T acc = S::zero();
-        for (int64_t a = a_lo; a < a_hi; ++a)
-          for (int64_t b = b_lo; b < b_hi; ++b)
+        for (int64_t a = t.a_lo; a < t.a_hi; ++a)
+          for (int64_t b = t.b_lo; b < t.b_hi; ++b)
             acc = S::fma(w[oc * kk + a * s.kw + b],
-                         x[dense_offset(s.layout, n, oc / s.M, ih0 + a * s.dilation_h, iw0 + b * s.dilation_w, s.C,
-                                        s.H, s.W)],
+                         x[dense_offset(s.layout, n, oc / s.M, t.ih0 + a * s.dilation_h, t.iw0 + b * s.dilation_w,
+                                        s.C, s.H, s.W)],
                          acc);
         y[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)] = S::add(acc, bias ? bias[oc] : T(0));
       }
-    }
+    });
     if (s.layout == Layout::NHWC) activate_span<V>(act, y + row * s.Wo * CM, s.Wo * CM);
     else
       for (int64_t oc = 0; oc < CM; ++oc) activate_span<V>(act, y + ((n * CM + oc) * s.Ho + oh) * s.Wo, s.Wo);
@@ -775,23 +790,18 @@ void backward_weight_direct_channel(const DepthwiseShape& s, const T* gy, const 
   const int64_t CM = s.C * s.M, kk = s.kh * s.kw;
   for (int64_t t = 0; t <= kk; ++t) acc[t] = S::zero();
   for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t oh = 0; oh < s.Ho; ++oh) {
-      const int64_t ih0 = oh * s.stride_h - s.pad_top;
-      int64_t a_lo, a_hi;
-      valid_range(ih0, s.H, s.kh, s.dilation_h, a_lo, a_hi);
-      for (int64_t ow = 0; ow < s.Wo; ++ow) {
-        const int64_t iw0 = ow * s.stride_w - s.pad_left;
-        int64_t b_lo, b_hi;
-        valid_range(iw0, s.W, s.kw, s.dilation_w, b_lo, b_hi);
+    for (int64_t oh = 0; oh < s.Ho; ++oh)
+      for_each_output_in_row(s, oh, [&](int64_t ow, const ValidTaps& t) {
         const T g = gy[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)];
         acc[kk] = S::add(acc[kk], g);
-        for (int64_t a = a_lo; a < a_hi; ++a)
-          for (int64_t b = b_lo; b < b_hi; ++b)
-            acc[a * s.kw + b] = S::fma(
-                g, x[dense_offset(s.layout, n, oc / s.M, ih0 + a * s.dilation_h, iw0 + b * s.dilation_w, s.C, s.H, s.W)],
-                acc[a * s.kw + b]);
-      }
-    }
+        for (int64_t a = t.a_lo; a < t.a_hi; ++a)
+          for (int64_t b = t.b_lo; b < t.b_hi; ++b)
+            acc[a * s.kw + b] =
+                S::fma(g,
+                       x[dense_offset(s.layout, n, oc / s.M, t.ih0 + a * s.dilation_h, t.iw0 + b * s.dilation_w, s.C,
+                                      s.H, s.W)],
+                       acc[a * s.kw + b]);
+      });
   for (int64_t t = 0; t < kk; ++t) gw[oc * kk + t] = acc[t];
   if (gb) gb[oc] = acc[kk];
 }
@@ -813,11 +823,15 @@ void backward_weight_direct(const DepthwiseShape& s, const typename V::value_typ
 // Whether every weight is finite. The band kernels multiply weights by the zeros of
 // padding, which gives NaN for an infinite or NaN weight where torch's depthwise kernels
 // (and the reference) skip the padding taps; with such weights the direct kernels run.
-template <class T>
-bool all_finite(const T* p, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(p[i])) return false;
-  return true;
+// v * 0 is zero for finite v and NaN otherwise: the sum of those products is zero
+// exactly when every element is finite (a vector pass; no branch per element).
+template <class V>
+bool all_finite(const typename V::value_type* p, int64_t n) {
+  typename V::reg probe = V::zero();
+  int64_t i = 0;
+  for (; i + V::width <= n; i += V::width) probe = V::add(probe, V::mul(V::load(p + i), V::zero()));
+  if (i < n) probe = V::add(probe, V::mul(V::load_n(p + i, int(n - i)), V::zero()));
+  return V::hsum(probe) == 0;
 }
 
 // ---------------------------------------------------------------------------------
@@ -1032,7 +1046,7 @@ template <class V>
 void depthwise_forward(const DepthwiseShape& s, const typename V::value_type* x,
                        const typename V::value_type* w, const typename V::value_type* bias,
                        Activation act, typename V::value_type* y) {
-  if (!depthwise_compact(s) || !all_finite(w, s.C * s.M * s.kh * s.kw)) forward_direct<V>(s, x, w, bias, act, y);
+  if (!depthwise_compact(s) || !all_finite<V>(w, s.C * s.M * s.kh * s.kw)) forward_direct<V>(s, x, w, bias, act, y);
   else if (s.layout == Layout::NCHW) forward_nchw<V>(s, x, w, bias, act, y);
   else forward_nhwc<V>(s, x, w, bias, act, y);
 }

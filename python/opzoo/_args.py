@@ -47,8 +47,7 @@ def conv2d_params(stride: Any, padding: Any, dilation: Any) -> tuple:
     (ph, pw), or a name ("same", "valid") for the kernel module to resolve."""
     if (
         type(stride) is int and type(padding) is int and type(dilation) is int
-        and _INT64_MIN <= stride <= _INT64_MAX and _INT64_MIN <= padding <= _INT64_MAX
-        and _INT64_MIN <= dilation <= _INT64_MAX
+        and max(abs(stride), abs(padding), abs(dilation)) <= _INT64_MAX
     ):  # the common case, first
         return (stride, stride), (padding,) * 4, (dilation, dilation)
     if isinstance(padding, str):
