@@ -23,7 +23,7 @@ void activation_backward(DType dtype, int64_t n, const void* z, const void* grad
   if (n == 0) return;
   with_type(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    activation_backward_kernel<T><<<unsigned(blocks_for(n)), kThreads, 0, stream>>>(
+    OPZOO_LAUNCH(unsigned(blocks_for(n)), kThreads, 0, stream, activation_backward_kernel<T>)(
         n, static_cast<const T*>(z), static_cast<const T*>(grad), int(act), static_cast<T*>(out));
     check_launch("activation backward");
   });

@@ -15,6 +15,17 @@
 #include "opzoo/dtype.h"
 #include "opzoo/layout.h"
 
+// kernel<<<grid, block, shared_bytes, stream>>>(args...) is written
+// OPZOO_LAUNCH(grid, block, shared_bytes, stream, kernel)(args...), so the emulated
+// build (cuda/emulation/cuda_runtime.h) can run the same launch on the host; likewise
+// dynamic shared memory, OPZOO_DYNAMIC_SHARED(T, name) for `extern __shared__ T name[]`.
+#ifndef OPZOO_CUDA_EMULATION
+#define OPZOO_LAUNCH(grid, block, shared_bytes, stream, ...) __VA_ARGS__<<<grid, block, shared_bytes, stream>>>
+#define OPZOO_DYNAMIC_SHARED(T, name)               \
+  extern __shared__ __align__(16) unsigned char opzoo_dynamic_shared_bytes[]; \
+  T* name = reinterpret_cast<T*>(opzoo_dynamic_shared_bytes)
+#endif
+
 namespace opzoo::cuda {
 
 __device__ __forceinline__ float to_float(float v) { return v; }

@@ -140,13 +140,13 @@ void launch_fast_forward(const DepthwiseShape& s, const T* x, const T* w, const 
   const int64_t CM = s.C * s.M;
   if (s.layout == Layout::NCHW) {
     const int64_t tiles_w = (s.Wo + kTileW - 1) / kTileW, tiles_h = (s.Ho + kTileH - 1) / kTileH;
-    forward_nchw_tiled<T, K, S><<<unsigned(tiles_w * tiles_h * s.N * CM), kThreads, 0, stream>>>(
+    OPZOO_LAUNCH(unsigned(tiles_w * tiles_h * s.N * CM), kThreads, 0, stream, forward_nchw_tiled<T, K, S>)(
         s, x, w, b, act, y, tiles_w, tiles_h);
     check_launch("depthwise forward (NCHW tiles)");
   } else {
     const int64_t groups = (s.Wo + kPixelsPerThread - 1) / kPixelsPerThread, total = s.N * s.Ho * groups * CM;
-    forward_nhwc_pixels<T, K, S><<<unsigned(blocks_for(total)), kThreads, 0, stream>>>(s, x, w, b, act, y, groups,
-                                                                                      total);
+    OPZOO_LAUNCH(unsigned(blocks_for(total)), kThreads, 0, stream, forward_nhwc_pixels<T, K, S>)(
+        s, x, w, b, act, y, groups, total);
     check_launch("depthwise forward (NHWC pixels)");
   }
 }
@@ -166,7 +166,7 @@ void forward_typed(const DepthwiseShape& s, const T* x, const T* w, const T* b, 
     return s.stride_h == 1 ? launch_fast_forward<T, 5, 1>(s, x, w, b, act, y, stream)
                            : launch_fast_forward<T, 5, 2>(s, x, w, b, act, y, stream);
   }
-  forward_direct<T><<<unsigned(blocks_for(total)), kThreads, 0, stream>>>(s, x, w, b, act, y, total);
+  OPZOO_LAUNCH(unsigned(blocks_for(total)), kThreads, 0, stream, forward_direct<T>)(s, x, w, b, act, y, total);
   check_launch("depthwise forward");
 }
 
@@ -282,7 +282,7 @@ void depthwise_backward_input(const DepthwiseShape& s, DType dtype, const void* 
   if (total == 0) return;
   with_type(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    backward_input_gather<T><<<unsigned(blocks_for(total)), kThreads, 0, stream>>>(
+    OPZOO_LAUNCH(unsigned(blocks_for(total)), kThreads, 0, stream, backward_input_gather<T>)(
         s, static_cast<const T*>(grad_y), static_cast<const T*>(w), static_cast<T*>(grad_x), total);
     check_launch("depthwise backward (input)");
   });
@@ -295,7 +295,7 @@ void depthwise_backward_weight(const DepthwiseShape& s, DType dtype, const void*
   if (CM > int64_t(0x7fffffff)) throw std::invalid_argument("opzoo CUDA: more than 2^31 - 1 output channels");
   with_type(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    backward_weight_reduce<T><<<unsigned(CM), kThreads, 0, stream>>>(
+    OPZOO_LAUNCH(unsigned(CM), kThreads, 0, stream, backward_weight_reduce<T>)(
         s, static_cast<const T*>(grad_y), static_cast<const T*>(x), static_cast<T*>(grad_w), static_cast<T*>(grad_b));
     check_launch("depthwise backward (weight)");
   });

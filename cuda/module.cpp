@@ -1,6 +1,7 @@
 // opzoo._cuda: the CUDA kernels for Python. Every binding file compiled into it
 // registers itself (registry.h); this file adds the module's build and device facts.
 // Linked with the static CUDA runtime: importing needs no driver; info() reports it.
+// Built with OPZOO_CUDA=emulate, the runtime is cuda/emulation's and the device the host.
 #include <cuda_runtime.h>
 #include <pybind11/pybind11.h>
 
@@ -15,6 +16,11 @@ namespace {
 py::dict info() {
   py::dict d;
   d["built"] = true;
+#ifdef OPZOO_CUDA_EMULATION
+  d["emulated"] = true;  // OPZOO_CUDA=emulate: the kernels run on the host (cuda/emulation)
+#else
+  d["emulated"] = false;
+#endif
   int runtime = 0;
   cudaRuntimeGetVersion(&runtime);
   d["runtime_version"] = runtime;

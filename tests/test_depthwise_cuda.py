@@ -1,15 +1,18 @@
 """Depthwise conv2d on CUDA arrays: PyTorch and CuPy against the NumPy reference on the
 same random data, in float32, float16 and bfloat16, and bad inputs.
 
-The kernel tests need a CUDA device and skip with the reason otherwise; the checks
-that run before any kernel (the descriptors, mixed devices, dtypes) run wherever the
-CUDA module is built, on stand-in array objects.
+The kernel tests need a CUDA device, or the emulated build (OPZOO_CUDA=emulate, whose
+kernels run on host-memory stand-ins for CuPy arrays), and skip with the reason
+otherwise; the checks that run before any kernel (the descriptors, mixed devices,
+dtypes) run wherever the CUDA module is built, on stand-in array objects.
 """
+
+import sys
 
 import numpy as np
 import pytest
 from kit import KINKS, assert_close
-from kit.fake_gpu import FakeGpuArray
+from kit.fake_gpu import FakeGpuArray, fake_cupy, from_fake_gpu, to_fake_gpu
 
 import opzoo
 from opzoo import _device
@@ -46,11 +49,18 @@ def _cupy():
         return None
 
 
+def _emulated():
+    return _device._cuda is not None and _device._cuda.info().get("emulated", False)
+
+
 def libraries():
-    """(name, to_device, to_numpy) for each GPU library usable here, else one skip."""
+    """(name, to_device, to_numpy) for each GPU library usable here, else one skip. The
+    emulated build (OPZOO_CUDA=emulate) runs on host-memory stand-ins for CuPy arrays."""
     why = "no CUDA device here" if _device._cuda is not None else NO_MODULE
     out = []
-    if _cuda_available():
+    if _emulated():
+        out.append(pytest.param(("emulated", to_fake_gpu, from_fake_gpu), id="emulated"))
+    elif _cuda_available():
         torch = _torch_cuda()
         if torch is not None:
             dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -67,7 +77,9 @@ def libraries():
 
 
 @pytest.fixture(params=libraries())
-def lib(request):
+def lib(request, monkeypatch):
+    if request.param[0] == "emulated":
+        monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
     return request.param
 
 

@@ -97,6 +97,9 @@ def test_info_reports_the_cuda_build():
     cuda = opzoo.info()["cuda"]
     assert cuda["built"] is True
     assert cuda["available"] == (cuda["device"] is not None)
+    assert cuda["emulated"] == (cuda["architectures"] == "emulated")
+    if cuda["emulated"]:
+        assert cuda["available"] and cuda["device_count"] == 1
     assert cuda["architectures"]
     if not cuda["available"]:
         assert cuda["error"]
@@ -109,7 +112,7 @@ def test_package_works_without_the_cuda_module():
     code = (
         "import sys; sys.modules['opzoo._cuda'] = None\n"  # as in a build without a CUDA toolkit
         "import numpy as np, opzoo\n"
-        "assert opzoo.info()['cuda'] == {'built': False, 'available': False, 'device': None}\n"
+        "assert opzoo.info()['cuda'] == {'built': False, 'emulated': False, 'available': False, 'device': None}\n"
         "class Gpu:\n"
         "    __cuda_array_interface__ = {'shape': (1, 1, 1, 1), 'typestr': '<f4', 'data': (0, False), 'version': 3}\n"
         "try:\n"

@@ -39,7 +39,9 @@ def info() -> dict:
         "avx512", "avx2", "neon" or "scalar"), ``simd_detected`` (the best this CPU
         supports; ``OPZOO_SIMD=avx2`` etc. in the environment lowers ``simd``);
         ``openmp``; ``num_threads``; ``cuda``: a dict with ``built`` (whether this
-        build has the CUDA module), ``available`` (whether a CUDA device can be used)
+        build has the CUDA module), ``emulated`` (whether that module runs its kernels
+        on the host: a build with ``OPZOO_CUDA=emulate``, whose one device is the CPU),
+        ``available`` (whether a CUDA device can be used)
         and ``device`` (its name, None when not available); a build with the CUDA module
         adds ``device_count``, ``runtime_version``, ``architectures`` and ``error``
         (why no device is available, else None).
@@ -57,5 +59,6 @@ def info() -> dict:
         "simd_detected": _cpu.detected_simd_level(),
         "openmp": _cpu.openmp(),
         "num_threads": _cpu.num_threads(),
-        "cuda": _device._cuda.info() if _device._cuda is not None else {"built": False, "available": False, "device": None},
+        "cuda": _device._cuda.info() if _device._cuda is not None
+        else {"built": False, "emulated": False, "available": False, "device": None},
     }
