@@ -52,10 +52,19 @@ cudaError_t cudaMalloc(T** ptr, size_t bytes) {
 // ---------------------------------------------------------------------------------
 // Thread and block indices: set by the scheduler for the fiber it runs.
 
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+namespace opzoo::emu {
+// Functions, not thread_local variables: a compiler may keep a thread_local's address
+// across the fiber switch inside __syncthreads (UBSan then reports it as null).
+const uint3& thread_idx();
+const uint3& block_idx();
+const dim3& block_dim();
+const dim3& grid_dim();
+}  // namespace opzoo::emu
+
+#define threadIdx (::opzoo::emu::thread_idx())
+#define blockIdx (::opzoo::emu::block_idx())
+#define blockDim (::opzoo::emu::block_dim())
+#define gridDim (::opzoo::emu::grid_dim())
 constexpr int warpSize = 32;
 
 // The block barrier. Threads that have returned no longer take part.

@@ -19,13 +19,23 @@
 #include <omp.h>
 #endif
 
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
+#if defined(__SANITIZE_ADDRESS__)
+#define OPZOO_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OPZOO_EMU_ASAN 1
+#endif
+#endif
+#ifdef OPZOO_EMU_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace opzoo::emu {
 namespace {
+
+// The indices of the running fiber and its block, on this OS thread.
+thread_local uint3 thread_index, block_index;
+thread_local dim3 block_extent, grid_extent;
 
 // Bytes of stack per fiber: kernels keep small arrays in registers-to-be; sanitizers
 // and unoptimised builds need the room.
@@ -47,8 +57,30 @@ void record_error(cudaError_t error, const std::string& message) {
 
 enum class State { ready, at_barrier, at_warp, done };
 
+// AddressSanitizer must be told of every switch between stacks (its fiber interface),
+// or it mistakes the fibers' frames for overflows of one stack.
+struct StackSwitch {
+  void* fake_stack = nullptr;  // ASan's record of the stack being left
+  void leave(const void* to_bottom, size_t to_size, bool for_good = false) {
+#ifdef OPZOO_EMU_ASAN
+    __sanitizer_start_switch_fiber(for_good ? nullptr : &fake_stack, to_bottom, to_size);
+#else
+    (void)to_bottom, (void)to_size, (void)for_good;
+#endif
+  }
+  // On arriving; returns the stack switched from.
+  void arrive(const void** from_bottom = nullptr, size_t* from_size = nullptr) {
+#ifdef OPZOO_EMU_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, from_bottom, from_size);
+#else
+    (void)from_bottom, (void)from_size;
+#endif
+  }
+};
+
 struct Fiber {
   ucontext_t context;
+  StackSwitch stack;
   uint3 idx;
   int linear = 0;
   State state = State::ready;
@@ -133,7 +165,9 @@ class Scheduler {
   void wait(State state) {
     Fiber& f = *current_;
     f.state = state;
+    f.stack.leave(scheduler_bottom_, scheduler_size_);
     swapcontext(&f.context, &scheduler_);
+    f.stack.arrive();
   }
 
   Fiber* running() { return current_; }
@@ -145,8 +179,10 @@ class Scheduler {
 
   void switch_to(Fiber& f) {
     current_ = &f;
-    threadIdx = f.idx;
+    thread_index = f.idx;
+    scheduler_stack_.leave(f.context.uc_stack.ss_sp, f.context.uc_stack.ss_size);
     swapcontext(&scheduler_, &f.context);
+    scheduler_stack_.arrive();
     current_ = nullptr;
   }
 
@@ -266,6 +302,9 @@ class Scheduler {
   std::vector<void*> stacks_;
   std::vector<unsigned char> dynamic_shared_;
   ucontext_t scheduler_;
+  StackSwitch scheduler_stack_;
+  const void* scheduler_bottom_ = nullptr;  // the OS thread's stack, as ASan reports it
+  size_t scheduler_size_ = 0;
   Fiber* current_ = nullptr;
   const std::function<void()>* body_ = nullptr;
 };
@@ -273,6 +312,7 @@ class Scheduler {
 thread_local Scheduler scheduler;
 
 void Scheduler::entry() {
+  scheduler.current_->stack.arrive(&scheduler.scheduler_bottom_, &scheduler.scheduler_size_);
   try {
     scheduler.body_->operator()();
   } catch (const std::exception& e) {  // unwinding must not leave the fiber's stack
@@ -280,8 +320,9 @@ void Scheduler::entry() {
   } catch (...) {
     record_error(cudaErrorLaunchFailure, describe(*scheduler.current_) + " threw");
   }
-  scheduler.current_->state = State::done;  // uc_link returns to the scheduler
-}
+  scheduler.current_->state = State::done;
+  scheduler.current_->stack.leave(scheduler.scheduler_bottom_, scheduler.scheduler_size_, true);
+}  // uc_link returns to the scheduler
 
 // The fiber of the calling CUDA thread; a device function called outside a kernel
 // cannot go on.
@@ -316,6 +357,10 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
 }
 
 void* dynamic_shared() { return scheduler.dynamic_shared(); }
+const uint3& thread_idx() { return thread_index; }
+const uint3& block_idx() { return block_index; }
+const dim3& block_dim() { return block_extent; }
+const dim3& grid_dim() { return grid_extent; }
 
 void launch(dim3 grid, dim3 block, size_t shared_bytes, const std::function<void()>& body) {
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
@@ -332,16 +377,16 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, const std::function<void
   std::mutex first_error_mutex;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t b = 0; b < int64_t(blocks); ++b) {
-    blockIdx = {unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / (uint64_t(grid.x) * grid.y))};
-    blockDim = block;
-    gridDim = grid;
+    block_index = {unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / (uint64_t(grid.x) * grid.y))};
+    block_extent = block;
+    grid_extent = grid;
     scheduler.set_dynamic_shared(shared_bytes);
     const std::string error = scheduler.run_block(block, body);
     if (!error.empty()) {
       std::lock_guard<std::mutex> lock(first_error_mutex);
       if (first_error.empty())
-        first_error = "block (" + std::to_string(blockIdx.x) + ", " + std::to_string(blockIdx.y) + ", " +
-                      std::to_string(blockIdx.z) + "): " + error;
+        first_error = "block (" + std::to_string(block_index.x) + ", " + std::to_string(block_index.y) + ", " +
+                      std::to_string(block_index.z) + "): " + error;
     }
   }
   if (!first_error.empty()) record_error(cudaErrorLaunchFailure, first_error);
