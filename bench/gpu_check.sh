@@ -2,7 +2,8 @@
 # The GPU check, for a machine with a CUDA GPU and no network (Python with nvcc, CMake,
 # ninja, pybind11, scikit-build-core, pytest, hypothesis, CuPy and torch installed):
 # builds opzoo with its CUDA module for this GPU, runs the CUDA tests (pytest -m cuda:
-# PyTorch and CuPy arrays against the NumPy reference) and the registered GPU benchmark
+# PyTorch and CuPy arrays against the NumPy reference), again under compute-sanitizer
+# when it is at hand (memcheck, racecheck, synccheck), and the registered GPU benchmark
 # cases (python -m opzoo bench --gpu: case A at batch 64 against torch's cuDNN path, NCHW
 # and channels_last, float32 and float16), and prints their tables.
 # Logs and the benchmark's JSON go to $OUT when it is set (the device tool), else ./gpu-check.
@@ -32,6 +33,30 @@ python3 -m pytest -q -p no:cacheprovider -rs -m cuda tests > "$out/tests.log" 2>
 tests=$?
 set -e
 tail -25 "$out/tests.log"
+
+echo "== CUDA tests under compute-sanitizer (memcheck, racecheck, synccheck)"
+# From PATH, or the toolkit's PyPI package (nvidia-cuda-sanitizer-api, of the toolkit's
+# version) installed offline from a wheel placed beside this script.
+sanitizer=$(command -v compute-sanitizer || true)
+wheel=$(ls bench/nvidia_cuda_sanitizer_api*.whl 2>/dev/null | head -1 || true)
+if [ -z "$sanitizer" ] && [ -n "$wheel" ]; then
+  python3 -m pip install -q --no-index --no-deps --target "$site-sanitizer" "$wheel" > "$out/sanitizer-install.log" 2>&1
+  sanitizer=$(find "$site-sanitizer" -name compute-sanitizer -type f -perm -u+x | head -1)
+fi
+if [ -z "$sanitizer" ]; then
+  echo "skipped: no compute-sanitizer on PATH and no nvidia_cuda_sanitizer_api wheel beside bench/gpu_check.sh"
+else
+  for tool in memcheck racecheck synccheck; do
+    set +e
+    # float32 only: each tool replays every access, and the dtypes share the kernels' indexing.
+    "$sanitizer" --tool "$tool" --error-exitcode 1 --target-processes all \
+      python3 -m pytest -q -p no:cacheprovider -m cuda -k float32 tests/test_depthwise_cuda.py > "$out/sanitizer-$tool.log" 2>&1
+    status=$?
+    set -e
+    echo "$tool: $([ $status -eq 0 ] && echo clean || echo "FAILED (see sanitizer-$tool.log)")"
+    [ $status -eq 0 ] || tests=1
+  done
+fi
 
 echo "== GPU benchmark"
 python3 -m opzoo bench --gpu ${1:-} --json "$out/gpu_bench.json" 2> "$out/bench.err" \

@@ -131,16 +131,22 @@ def test_forward_and_backward_match_reference(lib, rng, dtype, layout, k, stride
             assert_close(to_np(a), e, tol, f"{what} {act}")
 
 
-def test_channels_last_tensors_stay_channels_last(lib, rng):
+def test_channels_last_inputs_stay_channels_last(lib, rng):
+    """An NCHW-shaped input dense in NHWC memory (torch's channels_last, or a transposed
+    view of an NHWC array) runs the NHWC kernels in place and gives the same layout back."""
     name, to_dev, to_np = lib
-    if name != "torch":
-        pytest.skip("channels_last is a PyTorch memory format")
-    import torch
-
     x, w, b = _case(rng, 2, 8, 1, 15, 17, 3, "NCHW", "float32")
-    xt = to_dev(x, "float32").contiguous(memory_format=torch.channels_last)
+    if name == "torch":
+        import torch
+
+        xt = to_dev(x, "float32").contiguous(memory_format=torch.channels_last)
+    else:
+        xt = to_dev(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), "float32").transpose((0, 3, 1, 2))
     y = opzoo.depthwise_conv2d(xt, to_dev(w, "float32"), to_dev(b, "float32"), padding=1)
-    assert y.is_contiguous(memory_format=torch.channels_last)
+    if name == "torch":
+        assert y.is_contiguous(memory_format=torch.channels_last)
+    else:
+        assert y.transpose((0, 2, 3, 1)).flags.c_contiguous
     assert_close(to_np(y), ref.depthwise_conv2d(x, w, b, padding=1), 1e-5)
 
 

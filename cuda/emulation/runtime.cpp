@@ -29,6 +29,21 @@
 #ifdef OPZOO_EMU_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define OPZOO_EMU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define OPZOO_EMU_TSAN 1
+#endif
+#endif
+#ifdef OPZOO_EMU_TSAN
+#include <sanitizer/tsan_interface.h>
+// The scheduler's bookkeeping, shared by the fibers it switches between, is ordered by
+// those switches; ThreadSanitizer is not to check it (see Races).
+#define OPZOO_EMU_UNCHECKED __attribute__((no_sanitize("thread")))
+#else
+#define OPZOO_EMU_UNCHECKED
+#endif
 
 namespace opzoo::emu {
 namespace {
@@ -78,9 +93,42 @@ struct StackSwitch {
   }
 };
 
+// ThreadSanitizer sees each CUDA thread as a fiber of its own, switched to without
+// synchronisation, so memory a kernel's threads share races unless a barrier or warp
+// collective orders it, as on hardware: each one releases on arriving and acquires on
+// leaving. A launch's parameters reach every fiber through a release/acquire pair, and
+// its results the host through a synchronising switch to each fiber after the block.
+namespace races {
+#ifdef OPZOO_EMU_TSAN
+inline void* create() { return __tsan_create_fiber(0); }
+inline void destroy(void* fiber) { __tsan_destroy_fiber(fiber); }
+inline void* current() { return __tsan_get_current_fiber(); }
+inline void switch_to(void* fiber) { __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync); }
+inline void release(void* token) { __tsan_release(token); }
+inline void acquire(void* token) { __tsan_acquire(token); }
+// Orders everything `fiber` did before what the scheduler does next, finished or not
+// (a failed block leaves fibers waiting): a synchronising switch there and back.
+inline void join(void* fiber, void* scheduler) {
+  __tsan_switch_to_fiber(fiber, 0);
+  __tsan_switch_to_fiber(scheduler, 0);
+}
+constexpr bool checked = true;
+#else
+inline void* create() { return nullptr; }
+inline void destroy(void*) {}
+inline void* current() { return nullptr; }
+inline void switch_to(void*) {}
+inline void release(void*) {}
+inline void acquire(void*) {}
+inline void join(void*, void*) {}
+constexpr bool checked = false;
+#endif
+}  // namespace races
+
 struct Fiber {
   ucontext_t context;
   StackSwitch stack;
+  void* race_fiber = nullptr;
   uint3 idx;
   int linear = 0;
   State state = State::ready;
@@ -125,9 +173,11 @@ class Scheduler {
   }
 
   // Runs one block; returns an empty string, or what went wrong.
-  std::string run_block(dim3 block, const std::function<void()>& body) {
+  OPZOO_EMU_UNCHECKED std::string run_block(dim3 block, const std::function<void()>& body) {
     const int n = int(block.x * block.y * block.z);
     fibers_.assign(size_t(n), Fiber{});
+    warp_tokens_.assign(size_t((n + warpSize - 1) / warpSize), 0);
+    race_scheduler_ = races::current();
     while (int(stacks_.size()) < n) {
       void* s = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (s == MAP_FAILED) return "cannot allocate fiber stacks";
@@ -143,7 +193,18 @@ class Scheduler {
       f.context.uc_stack.ss_size = kStackBytes;
       f.context.uc_link = &scheduler_;
       makecontext(&f.context, &Scheduler::entry, 0);
+      f.race_fiber = races::create();
     }
+    races::release(&launch_token_);
+    const std::string error = schedule();
+    for (Fiber& f : fibers_) {
+      races::join(f.race_fiber, race_scheduler_);
+      races::destroy(f.race_fiber);
+    }
+    return error;
+  }
+
+  OPZOO_EMU_UNCHECKED std::string schedule() {
     for (;;) {
       bool ran = false;
       for (Fiber& f : fibers_)
@@ -162,12 +223,17 @@ class Scheduler {
   }
 
   // Called by the running fiber: records what it waits for and yields to the scheduler.
-  void wait(State state) {
+  OPZOO_EMU_UNCHECKED void wait(State state) {
     Fiber& f = *current_;
     f.state = state;
+    void* token = state == State::at_barrier ? static_cast<void*>(&barrier_token_)
+                                             : static_cast<void*>(&warp_tokens_[size_t(f.linear / warpSize)]);
+    races::release(token);
     f.stack.leave(scheduler_bottom_, scheduler_size_);
+    races::switch_to(race_scheduler_);
     swapcontext(&f.context, &scheduler_);
     f.stack.arrive();
+    races::acquire(token);
   }
 
   Fiber* running() { return current_; }
@@ -177,16 +243,17 @@ class Scheduler {
  private:
   static void entry();
 
-  void switch_to(Fiber& f) {
+  OPZOO_EMU_UNCHECKED void switch_to(Fiber& f) {
     current_ = &f;
     thread_index = f.idx;
     scheduler_stack_.leave(f.context.uc_stack.ss_sp, f.context.uc_stack.ss_size);
+    races::switch_to(f.race_fiber);
     swapcontext(&scheduler_, &f.context);
     scheduler_stack_.arrive();
     current_ = nullptr;
   }
 
-  bool all_done() const {
+  OPZOO_EMU_UNCHECKED bool all_done() const {
     for (const Fiber& f : fibers_)
       if (f.state != State::done) return false;
     return true;
@@ -194,7 +261,7 @@ class Scheduler {
 
   // Completes the warp collectives whose every lane has arrived; sets `error` for one
   // that never can.
-  bool resolve_warps(std::string& error) {
+  OPZOO_EMU_UNCHECKED bool resolve_warps(std::string& error) {
     bool released = false;
     const int n = int(fibers_.size());
     for (int base = 0; base < n; base += warpSize) {
@@ -231,7 +298,7 @@ class Scheduler {
     return released;
   }
 
-  bool exchange(int base, unsigned mask, std::string& error) {
+  OPZOO_EMU_UNCHECKED bool exchange(int base, unsigned mask, std::string& error) {
     const int n = int(fibers_.size());
     uint64_t ballot = 0;
     for (int m = 0; m < warpSize; ++m)
@@ -269,7 +336,7 @@ class Scheduler {
   // Releases the block barrier once every thread that has not returned waits at it
   // (at any __syncthreads: hardware counts arrivals, and compilers duplicate the call
   // into both sides of a branch); otherwise sets `error` to what each thread waits for.
-  bool release_barrier(std::string& error) {
+  OPZOO_EMU_UNCHECKED bool release_barrier(std::string& error) {
     bool waiting = false;
     for (const Fiber& f : fibers_) {
       if (f.state == State::done) continue;
@@ -303,6 +370,9 @@ class Scheduler {
   std::vector<unsigned char> dynamic_shared_;
   ucontext_t scheduler_;
   StackSwitch scheduler_stack_;
+  void* race_scheduler_ = nullptr;  // ThreadSanitizer's fiber of the OS thread
+  char launch_token_ = 0, barrier_token_ = 0;
+  std::vector<char> warp_tokens_;
   const void* scheduler_bottom_ = nullptr;  // the OS thread's stack, as ASan reports it
   size_t scheduler_size_ = 0;
   Fiber* current_ = nullptr;
@@ -311,8 +381,9 @@ class Scheduler {
 
 thread_local Scheduler scheduler;
 
-void Scheduler::entry() {
+OPZOO_EMU_UNCHECKED void Scheduler::entry() {
   scheduler.current_->stack.arrive(&scheduler.scheduler_bottom_, &scheduler.scheduler_size_);
+  races::acquire(&scheduler.launch_token_);
   try {
     scheduler.body_->operator()();
   } catch (const std::exception& e) {  // unwinding must not leave the fiber's stack
@@ -322,11 +393,12 @@ void Scheduler::entry() {
   }
   scheduler.current_->state = State::done;
   scheduler.current_->stack.leave(scheduler.scheduler_bottom_, scheduler.scheduler_size_, true);
+  races::switch_to(scheduler.race_scheduler_);
 }  // uc_link returns to the scheduler
 
 // The fiber of the calling CUDA thread; a device function called outside a kernel
 // cannot go on.
-Fiber& running(const char* what) {
+OPZOO_EMU_UNCHECKED Fiber& running(const char* what) {
   Fiber* f = scheduler.running();
   if (!f) {
     std::fprintf(stderr, "opzoo CUDA emulation: %s called outside a kernel\n", what);
@@ -337,7 +409,7 @@ Fiber& running(const char* what) {
 
 }  // namespace
 
-uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width) {
+OPZOO_EMU_UNCHECKED uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width) {
   Fiber& f = running(op_name(op));
   const int lane = f.linear % warpSize;
   if (!(mask >> lane & 1u) || width < 1 || width > warpSize || (width & (width - 1))) {
@@ -375,7 +447,9 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, const std::function<void
   }
   std::string first_error;
   std::mutex first_error_mutex;
-#pragma omp parallel for schedule(dynamic, 1)
+  // Under ThreadSanitizer blocks run one after another: it does not see libgomp's
+  // synchronisation, and the races to find are between a block's threads.
+#pragma omp parallel for schedule(dynamic, 1) if (!races::checked)
   for (int64_t b = 0; b < int64_t(blocks); ++b) {
     block_index = {unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / (uint64_t(grid.x) * grid.y))};
     block_extent = block;
@@ -394,7 +468,7 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, const std::function<void
 
 }  // namespace opzoo::emu
 
-void __syncthreads() {
+OPZOO_EMU_UNCHECKED void __syncthreads() {
   opzoo::emu::Fiber& f = opzoo::emu::running("__syncthreads");
   f.site = __builtin_return_address(0);
   opzoo::emu::scheduler.wait(opzoo::emu::State::at_barrier);
