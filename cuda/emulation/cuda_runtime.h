@@ -170,6 +170,22 @@ inline void __syncwarp(unsigned mask = 0xffffffffu) {
 }
 
 // ---------------------------------------------------------------------------------
+// Device-only intrinsics, in float: the values a GPU gives where they are exact, else
+// the correctly rounded ones (the fast approximations' last bits are a GPU's own).
+
+inline float __expf(float x) { return expf(x); }
+inline float __logf(float x) { return logf(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __frcp_rn(float x) { return 1.0f / x; }
+inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
+// Clamped to [0, 1]; NaN gives 0, as on hardware.
+inline float __saturatef(float x) { return x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f; }
+template <class T>
+T __ldg(const T* p) {
+  return *p;
+}
+
+// ---------------------------------------------------------------------------------
 // Atomics: blocks run on several OS threads, so these are real atomic operations.
 
 template <class T>

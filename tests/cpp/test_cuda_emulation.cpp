@@ -1,10 +1,10 @@
 // The CUDA emulation layer (cuda/emulation) on small kernels of its own: thread and
 // block indices, __shared__ memory per block, __syncthreads as a barrier (and that
-// returned threads leave it), warp shuffles and votes, atomics across blocks, dynamic
-// shared memory, and the failures it must report rather than hang on: a deadlock
-// between a barrier and a warp collective, a warp collective naming a lane that has
-// returned, a shuffle reading outside its mask, an invalid launch. Exits non-zero on
-// a wrong result.
+// returned threads leave it), warp shuffles and votes, atomics across blocks, float
+// intrinsics, dynamic shared memory; and the failures it must report rather than hang
+// on: a deadlock between a barrier and a warp collective, a warp collective naming a
+// lane that has returned, a shuffle reading outside its mask, an invalid launch.
+// Exits non-zero on a wrong result.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -86,6 +86,10 @@ __global__ void shuffle_outside_mask(int* out) {
 __global__ void count_atomically(unsigned* counter, float* total) {
   atomicAdd(counter, 1u);
   atomicAdd(total, 0.5f);
+}
+
+__global__ void intrinsics(const float* in, float* out) {
+  out[threadIdx.x] = __saturatef(__ldg(in + threadIdx.x)) + __fmaf_rn(2.0f, 3.0f, 1.0f) * __frcp_rn(7.0f);
 }
 
 __global__ void dynamic_reverse(const int* in, int* out) {
@@ -174,6 +178,15 @@ int main() {
     float total = 0;
     OPZOO_LAUNCH(50, 128, 0, nullptr, count_atomically)(&counter, &total);
     expect(launch_error().empty() && counter == 50 * 128 && total == 50 * 128 * 0.5f, "atomics across blocks");
+  }
+  {
+    const float in[4] = {NAN, -2.0f, 0.25f, 9.0f};
+    float out[4];
+    OPZOO_LAUNCH(1, 4, 0, nullptr, intrinsics)(in, out);
+    const float sevenths = 7.0f * (1.0f / 7.0f);
+    expect(launch_error().empty() && out[0] == sevenths && out[1] == sevenths && out[2] == 0.25f + sevenths &&
+               out[3] == 1.0f + sevenths,
+           "float intrinsics (__saturatef of NaN is 0)");
   }
   {
     std::vector<int> in(100), out(100, -1);
