@@ -1,7 +1,7 @@
 // Depthwise conv2d CUDA kernels: float32, float16 and bfloat16 storage, float32
 // accumulation. Every output sums its taps in (kh, kw) order from zero, then adds the
 // bias, as the CPU kernels do; taps over padding are skipped, which leaves each sum
-// unchanged. No atomics anywhere: the forward pass and grad_x are one thread per
+// unchanged and keeps an infinite or NaN weight from meeting padding's zeros (NaN). No atomics anywhere: the forward pass and grad_x are one thread per
 // element, grad_weight a fixed-order block reduction per channel.
 //
 // Forward fast paths (K x K kernel, K = 3 or 5, equal strides 1 or 2, no dilation):
@@ -46,8 +46,12 @@ __global__ void __launch_bounds__(kThreads)
     tile[r][q] = (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) ? to_float(xp[ih * s.W + iw]) : 0.0f;
   }
   float wr[K * K];
+  bool finite = true;  // the block's weights (one output channel): uniform across it
 #pragma unroll
-  for (int t = 0; t < K * K; ++t) wr[t] = to_float(w[oc * K * K + t]);
+  for (int t = 0; t < K * K; ++t) {
+    wr[t] = to_float(w[oc * K * K + t]);
+    finite = finite && isfinite(wr[t]);
+  }
   const float bias = b ? to_float(b[oc]) : 0.0f;
   __syncthreads();
   const int64_t ow = ow0 + tx;
@@ -58,10 +62,18 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t oh = oh0 + row;
     if (oh >= s.Ho || ow >= s.Wo) continue;
     float acc = 0.0f;
+    if (finite) {
 #pragma unroll
-    for (int a = 0; a < K; ++a)
+      for (int a = 0; a < K; ++a)
 #pragma unroll
-      for (int bb = 0; bb < K; ++bb) acc = fmaf(wr[a * K + bb], tile[row * S + a][tx * S + bb], acc);
+        for (int bb = 0; bb < K; ++bb) acc = fmaf(wr[a * K + bb], tile[row * S + a][tx * S + bb], acc);
+    } else {  // an infinite or NaN weight meets no padding (inf * 0), as on the CPU
+      for (int a = 0; a < K; ++a)
+        for (int bb = 0; bb < K; ++bb) {
+          const int64_t ih = ih0 + row * S + a, iw = iw0 + tx * S + bb;
+          if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) acc = fmaf(wr[a * K + bb], tile[row * S + a][tx * S + bb], acc);
+        }
+    }
     yp[oh * s.Wo + ow] = from_float<T>(activate(acc + bias, act));
   }
 }
@@ -89,15 +101,18 @@ __global__ void __launch_bounds__(kThreads)
       if (ih < 0 || ih >= s.H) continue;
       const T* row = x + ((n * s.H + ih) * s.W) * s.C + c;
       float v[P];
+      bool inside[P];  // taps over padding are skipped: an infinite weight times its 0 would be NaN
 #pragma unroll
       for (int p = 0; p < P; ++p) {
         const int64_t iw = ow0 * S - s.pad_left + p;
-        v[p] = (iw >= 0 && iw < s.W) ? to_float(row[iw * s.C]) : 0.0f;
+        inside[p] = iw >= 0 && iw < s.W;
+        v[p] = inside[p] ? to_float(row[iw * s.C]) : 0.0f;
       }
 #pragma unroll
       for (int u = 0; u < U; ++u)
 #pragma unroll
-        for (int bb = 0; bb < K; ++bb) acc[u] = fmaf(to_float(w[oc * K * K + a * K + bb]), v[u * S + bb], acc[u]);
+        for (int bb = 0; bb < K; ++bb)
+          if (inside[u * S + bb]) acc[u] = fmaf(to_float(w[oc * K * K + a * K + bb]), v[u * S + bb], acc[u]);
     }
     const float bias = b ? to_float(b[oc]) : 0.0f;
 #pragma unroll

@@ -164,6 +164,28 @@ def test_non_contiguous_zero_size_and_out(lib, rng):
     assert tuple(opzoo.depthwise_conv2d(empty, to_dev(w, "float32"), padding=1).shape) == (0, 6, 11, 24)
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("k,stride", [(3, 1), (5, 2), (4, 1)])
+def test_nan_and_inf_meet_no_padding(lib, rng, layout, k, stride):
+    """Infinite and NaN weights and gradients: NaN and infinities exactly where the
+    reference (and the CPU kernels) put them, every launch path."""
+    name, to_dev, to_np = lib
+    x, w, b = _case(rng, 2, 6, 1, 13, 21, k, layout, "float32")
+    w[0, 0, 0, 0], w[1, 0, -1, -1], w[2, 0, 0, -1] = np.inf, -np.inf, np.nan
+    kw = dict(stride=stride, padding=k // 2, layout=layout)
+    y = to_np(opzoo.depthwise_conv2d(to_dev(x, "float32"), to_dev(w, "float32"), to_dev(b, "float32"), **kw))
+    with np.errstate(invalid="ignore"):
+        want = ref.depthwise_conv2d(x, w, b, **kw)
+    g = rng.standard_normal(want.shape).astype(np.float32)
+    g.reshape(-1)[:: 37] = np.inf
+    got = opzoo.depthwise_conv2d_backward(to_dev(g, "float32"), to_dev(x, "float32"), to_dev(w, "float32"), **kw)
+    with np.errstate(invalid="ignore"):
+        grads = ref.depthwise_conv2d_backward(g, x, w, **kw)
+    for what, a, e in zip(("y", "grad_x", "grad_weight", "grad_bias"), (y, *map(to_np, got)), (want, *grads)):
+        for test in (np.isnan, np.isposinf, np.isneginf):
+            np.testing.assert_array_equal(test(a), test(e), err_msg=f"{what}: {test.__name__}")
+
+
 def test_weight_gradient_is_deterministic(lib, rng):
     name, to_dev, to_np = lib
     x, w, b = _case(rng, 4, 16, 1, 33, 33, 5, "NHWC", "float32")
