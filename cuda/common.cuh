@@ -41,12 +41,6 @@ __device__ __forceinline__ __half from_float<__half>(float v) { return __float2h
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
-// Element (n, c, h, w) of a dense (N, C, H, W) tensor in `layout`.
-__device__ __forceinline__ int64_t offset(Layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C,
-                                          int64_t H, int64_t W) {
-  return layout == Layout::NCHW ? ((n * C + c) * H + h) * W + w : ((n * H + h) * W + w) * C + c;
-}
-
 constexpr int kThreads = 256;
 // Grid-stride kernels launch at most this many blocks and loop over the rest.
 constexpr int64_t kMaxBlocks = int64_t(1) << 20;

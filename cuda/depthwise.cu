@@ -141,7 +141,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int64_t bb = 0; bb < s.kw; ++bb) {
         const int64_t iw = ow * s.stride_w - s.pad_left + bb * s.dilation_w;
         if (iw < 0 || iw >= s.W) continue;
-        acc = fmaf(to_float(w[oc * kk + a * s.kw + bb]), to_float(x[offset(s.layout, n, c, ih, iw, s.C, s.H, s.W)]),
+        acc = fmaf(to_float(w[oc * kk + a * s.kw + bb]), to_float(x[dense_offset(s.layout, n, c, ih, iw, s.C, s.H, s.W)]),
                    acc);
       }
     }
@@ -215,7 +215,7 @@ __global__ void __launch_bounds__(kThreads)
           if (rw < 0 || rw % s.stride_w) continue;
           const int64_t ow = rw / s.stride_w;
           if (ow >= s.Wo) continue;
-          acc = fmaf(to_float(gy[offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)]), to_float(w[oc * kk + a * s.kw + bb]),
+          acc = fmaf(to_float(gy[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)]), to_float(w[oc * kk + a * s.kw + bb]),
                      acc);
         }
       }
@@ -257,7 +257,7 @@ __global__ void __launch_bounds__(kThreads)
     float acc_bias = 0.0f;
     for (int64_t p = threadIdx.x; p < positions; p += kThreads) {
       const int64_t ow = p % s.Wo, rest = p / s.Wo, oh = rest % s.Ho, n = rest / s.Ho;
-      const float g = to_float(gy[offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)]);
+      const float g = to_float(gy[dense_offset(s.layout, n, oc, oh, ow, CM, s.Ho, s.Wo)]);
       acc_bias += g;
 #pragma unroll
       for (int t = 0; t < kTapsPerPass; ++t) {
@@ -266,7 +266,7 @@ __global__ void __launch_bounds__(kThreads)
         const int64_t ih = oh * s.stride_h - s.pad_top + a * s.dilation_h;
         const int64_t iw = ow * s.stride_w - s.pad_left + bb * s.dilation_w;
         if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W)
-          acc[t] = fmaf(g, to_float(x[offset(s.layout, n, c, ih, iw, s.C, s.H, s.W)]), acc[t]);
+          acc[t] = fmaf(g, to_float(x[dense_offset(s.layout, n, c, ih, iw, s.C, s.H, s.W)]), acc[t]);
       }
     }
     for (int t = 0; t < taps; ++t) {

@@ -84,14 +84,8 @@ def lib(request, monkeypatch):
 
 
 def _rounded(a, dtype):
-    """`a` as the device sees it after conversion to `dtype`, back in float32."""
-    if dtype == "float16":
-        return a.astype(np.float16).astype(np.float32)
-    if dtype == "bfloat16":  # round to nearest even on the top 16 bits
-        bits = a.astype(np.float32).view(np.uint32)
-        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
-        return bits.view(np.float32)
-    return a.astype(np.float32)
+    """`a` as the device sees it after conversion to `dtype` (nearest even), back in float32."""
+    return from_fake_gpu(to_fake_gpu(a.astype(np.float32), dtype))
 
 
 def _case(rng, N, C, M, H, W, k, layout, dtype):

@@ -699,12 +699,6 @@ inline bool depthwise_compact(const DepthwiseShape& s) {
          compact(s.W, s.Wo, s.kw, s.stride_w, s.dilation_w, s.pad_left);
 }
 
-// Element offset of (n, c, h, w) in an array of channels C and extent (H, W) dense in `layout`.
-inline int64_t dense_offset(Layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H,
-                            int64_t W) {
-  return layout == Layout::NCHW ? ((n * C + c) * H + h) * W + w : ((n * H + h) * W + w) * C + c;
-}
-
 // The taps of one output pixel that fall inside the input: kernel rows [a_lo, a_hi) and
 // columns [b_lo, b_hi) of the window whose top-left tap reads input pixel (ih0, iw0).
 struct ValidTaps {
