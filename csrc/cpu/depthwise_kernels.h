@@ -308,15 +308,18 @@ struct PaddedRows {
 constexpr int64_t kOddStrideChannels = 128;
 
 template <class T>
-PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
+int64_t nhwc_pixel_stride(int64_t channels) {
   constexpr int64_t line = 64 / int64_t(sizeof(T));
+  if (channels < kOddStrideChannels) return channels;
+  const int64_t stride = round_up(channels, line);
+  return stride / line % 2 == 0 ? stride + line : stride;
+}
+
+template <class T>
+PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
   PaddedRows g;
   g.pixels = (round_up(s.Wo, kBlock) - 1) * s.stride_w + (s.kw - 1) * s.dilation_w + 1;
-  g.pixel_stride = s.C;
-  if (s.C >= kOddStrideChannels) {
-    g.pixel_stride = round_up(s.C, line);
-    if (g.pixel_stride / line % 2 == 0) g.pixel_stride += line;
-  }
+  g.pixel_stride = nhwc_pixel_stride<T>(s.C);
   g.row_len = g.pixels * g.pixel_stride;
   return g;
 }
@@ -1036,6 +1039,329 @@ void backward_weight_nhwc(const DepthwiseShape& s, const typename V::value_type*
 }
 
 // ---------------------------------------------------------------------------------
+// Backward, NHWC with one output channel per input channel (M == 1), in bands like
+// the forward. Reductions over (n, output rows), the weight and bias gradients, run on
+// a fixed partition of the rows into parts whatever the thread count: each part sums
+// into its own buffer, and the parts are added in order, so the bits do not depend on
+// how many threads there are.
+
+// The band rule's thread count for such partitions: enough parts for this many threads.
+constexpr int kPartitionThreads = 4;
+
+// Vector registers of the ISA V compiles for: how many accumulators a block may keep.
+template <class V>
+constexpr int vector_registers() {
+  return sizeof(typename V::reg) >= 64 ? 32 : 16;
+}
+
+// The weight and bias sums of output rows [oh0, oh1) of one image, channels [c0, c0 +
+// lanes), from the zero-padded band `rows` (nhwc_padded_rows, first row oh0's): stored
+// tap major into `part` ((kh*kw + 1) x CM; the bias sums last). KxK kernels keep AR
+// kernel rows' sums in registers per pass over the band (all K rows where the
+// registers hold them); K == 0: any kernel, one tap per pass. Each sum runs over
+// (oh, ow) in order. `nonfinite` turns NaN where a gradient is infinite or NaN.
+template <class V, int K, int AR, bool Full>
+void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
+                      const typename V::value_type* gy_img, int64_t oh0, int64_t oh1, int64_t c0, int lanes,
+                      typename V::value_type* part, typename V::reg& nonfinite) {
+  using R = typename V::reg;
+  const int64_t CM = s.C, kk = s.kh * s.kw, sh = s.stride_h, ps = g.pixel_stride;
+  const int64_t dh_step = s.dilation_h * g.row_len, dw_step = s.dilation_w * ps, ow_step = s.stride_w * ps;
+  constexpr int NA = K > 0 ? AR * K : 1;
+  const int64_t passes = K > 0 ? ceil_div(K, AR) : kk;
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    const int64_t a0 = K > 0 ? pass * AR : pass / s.kw;  // first kernel row (K == 0: the tap's row and column)
+    const int64_t b0 = K > 0 ? 0 : pass % s.kw;
+    R acc[NA], acc_bias = V::zero();
+    for (int t = 0; t < NA; ++t) acc[t] = V::zero();
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      const auto* grow = gy_img + oh * s.Wo * CM + c0;
+      const auto* xrow = rows + (oh - oh0) * sh * g.row_len + a0 * dh_step + b0 * dw_step + c0;
+      for (int64_t ow = 0; ow < s.Wo; ++ow) {
+        const R gv = load_lanes<V, Full>(grow + ow * CM, lanes);
+        if (pass == 0) {
+          acc_bias = V::add(acc_bias, gv);
+          nonfinite = V::add(nonfinite, V::mul(gv, V::zero()));
+        }
+        const auto* xp = xrow + ow * ow_step;
+        if constexpr (K > 0) {
+#pragma GCC unroll 8
+          for (int a = 0; a < AR; ++a) {
+            if (a0 + a >= K) break;
+#pragma GCC unroll 8
+            for (int b = 0; b < K; ++b)
+              acc[a * K + b] = V::fma(gv, load_lanes<V, Full>(xp + a * dh_step + b * dw_step, lanes), acc[a * K + b]);
+          }
+        } else {
+          acc[0] = V::fma(gv, load_lanes<V, Full>(xp, lanes), acc[0]);
+        }
+      }
+    }
+    if constexpr (K > 0) {
+      for (int a = 0; a < AR && a0 + a < K; ++a)
+        for (int b = 0; b < K; ++b) store_lanes<V, Full>(part + ((a0 + a) * K + b) * CM + c0, acc[a * K + b], lanes);
+    } else {
+      store_lanes<V, Full>(part + pass * CM + c0, acc[0], lanes);
+    }
+    if (pass == 0) store_lanes<V, Full>(part + kk * CM + c0, acc_bias, lanes);
+  }
+}
+
+template <class T, class R>
+using WeightSumsFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, const T*, int64_t, int64_t, int64_t,
+                              int, T*, R&);
+
+template <class V, bool Full>
+WeightSumsFn<typename V::value_type, typename V::reg> pick_weight_sums(const DepthwiseShape& s) {
+  constexpr int regs = vector_registers<V>();
+  // Sums of KxK taps plus the bias sum, the gradient and one input vector.
+  constexpr int rows5 = 25 + 3 <= regs ? 5 : (regs - 3) / 5;
+  if (s.kh == 3 && s.kw == 3) return weight_sums_nhwc<V, 3, 3, Full>;
+  if (s.kh == 5 && s.kw == 5) return weight_sums_nhwc<V, 5, rows5, Full>;
+  return weight_sums_nhwc<V, 0, 1, Full>;
+}
+
+template <class V>
+void backward_weight_nhwc_bands(const DepthwiseShape& s, const typename V::value_type* gy,
+                                const typename V::value_type* x, typename V::value_type* gw,
+                                typename V::value_type* gb) {
+  using T = typename V::value_type;
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
+  const int64_t CM = s.C, kk = s.kh * s.kw, chunks = ceil_div(CM, Wd);
+  const PaddedRows g = nhwc_padded_rows<T>(s);
+  const int64_t rows_per_band = band_rows(s, g.row_len, kNhwcBandBudget, s.N, kPartitionThreads);
+  const int64_t bands = ceil_div(s.Ho, rows_per_band), parts = s.N * bands;
+  const auto full = pick_weight_sums<V, true>(s);
+  const auto partial = pick_weight_sums<V, false>(s);
+  ThreadScratch<T> sums((kk + 1) * CM, int(parts));
+  std::vector<unsigned char> nonfinite(size_t(parts * chunks), 0);
+  const int threads = threads_for(parts);
+  ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
+  std::vector<int64_t> band_in_scratch(threads, -1);  // first output row of each thread's last band
+  parallel_for(parts, threads, [&](int64_t part, int thread) {
+    const int64_t n = part / bands, oh0 = (part % bands) * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
+    T* rows = scratch.get(thread);
+    gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows,
+                          band_in_scratch[thread] == oh0);
+    band_in_scratch[thread] = oh0;
+    const T* gy_img = gy + n * s.Ho * s.Wo * CM;
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t c0 = chunk * Wd;
+      const int lanes = int(min64(Wd, CM - c0));
+      R probe = V::zero();
+      (lanes == Wd ? full : partial)(s, g, rows, gy_img, oh0, oh1, c0, lanes, sums.get(int(part)), probe);
+      nonfinite[size_t(part * chunks + chunk)] = V::hsum(probe) != T(0);
+    }
+  });
+  // The parts, in order, per vector of channels; then tap major -> (CM, kh*kw).
+  const int reduce_threads = threads_for(chunks);
+  ThreadScratch<T> lanes_scratch((kk + 1) * Wd + kk + 1, reduce_threads);
+  parallel_for(chunks, reduce_threads, [&](int64_t chunk, int thread) {
+    const int64_t c0 = chunk * Wd;
+    const int lanes = int(min64(Wd, CM - c0));
+    T* total = lanes_scratch.get(thread);
+    bool redo = false;
+    for (int64_t p = 0; p < parts; ++p) redo |= nonfinite[size_t(p * chunks + chunk)] != 0;
+    for (int64_t t = 0; t <= kk; ++t) {
+      R sum = V::zero();
+      for (int64_t p = 0; p < parts; ++p) sum = V::add(sum, V::load_n(sums.get(int(p)) + t * CM + c0, lanes));
+      V::store(total + t * Wd, sum);
+    }
+    for (int l = 0; l < lanes; ++l) {
+      for (int64_t t = 0; t < kk; ++t) gw[(c0 + l) * kk + t] = total[t * Wd + l];
+      if (gb) gb[c0 + l] = total[kk * Wd + l];
+    }
+    // An infinite or NaN gradient times the zeros of padding gave NaN where torch (and
+    // the reference) skip the padding taps: such channels are summed again over the taps
+    // inside the input.
+    if (redo)
+      for (int l = 0; l < lanes; ++l) backward_weight_direct_channel(s, gy, x, c0 + l, total + (kk + 1) * Wd, gw, gb);
+  });
+}
+
+// grad_x, NHWC, M == 1: each input pixel gathers grad_y * w over the taps that reached
+// it, in (kh, kw) order. The input pixels of one row that share a column phase (iw %
+// stride_w) share their taps, and consecutive ones read consecutive grad_y pixels, so
+// blocks of kBlock of them run like forward blocks over a copy of the grad_y rows with
+// zero columns around them. Weights must be finite (the zero columns are multiplied).
+struct GradRows {
+  int64_t left;          // zero pixels before output column 0
+  int64_t pixels;        // pixels per row, zero ones included
+  int64_t pixel_stride;  // elements from one pixel to the next (>= C)
+  int64_t row_len;
+};
+
+template <class T>
+GradRows grad_rows(const DepthwiseShape& s) {
+  GradRows g;
+  // Column phase r, block position i reads output column (r + pad_left - b * dilation_w) / stride_w + i.
+  g.left = ceil_div(max64(0, (s.kw - 1) * s.dilation_w - s.pad_left), s.stride_w);
+  const int64_t last = (s.stride_w - 1 + s.pad_left) / s.stride_w + round_up(ceil_div(s.W, s.stride_w), kBlock);
+  g.pixels = g.left + max64(s.Wo, last) + 1;
+  g.pixel_stride = nhwc_pixel_stride<T>(s.C);
+  g.row_len = g.pixels * g.pixel_stride;
+  return g;
+}
+
+template <class V, bool Full>
+void input_grad_phase_nhwc(const typename V::value_type* rows, const typename V::value_type* wp, const int64_t* taps,
+                           int64_t count, int64_t pixels, int64_t pixel_stride, int64_t gx_step, int64_t c0,
+                           int lanes, typename V::value_type* gx) {
+  using R = typename V::reg;
+  constexpr int U = kBlock;
+  for (int64_t i0 = 0; i0 < pixels; i0 += U) {
+    R acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = V::zero();
+    const auto* base = rows + i0 * pixel_stride + c0;
+    for (int64_t t = 0; t < count; ++t) {
+      const R wv = load_lanes<V, Full>(wp + taps[2 * t] + c0, lanes);
+      const auto* src = base + taps[2 * t + 1];
+      for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(src + u * pixel_stride, lanes), acc[u]);
+    }
+    for (int u = 0; u < U && i0 + u < pixels; ++u) store_lanes<V, Full>(gx + (i0 + u) * gx_step + c0, acc[u], lanes);
+  }
+}
+
+template <class V>
+void backward_input_nhwc_bands(const DepthwiseShape& s, const typename V::value_type* gy,
+                               const typename V::value_type* w, typename V::value_type* gx) {
+  using T = typename V::value_type;
+  constexpr int Wd = V::width;
+  const int64_t kk = s.kh * s.kw, CM = s.C, sh = s.stride_h, sw = s.stride_w;
+  ThreadScratch<T> packed(kk * CM, 1);
+  pack_weights_tap_major<V>(s, w, packed.get(0));
+  const T* wp = packed.get(0);
+  const GradRows g = grad_rows<T>(s);
+  const int64_t reach = (s.kh - 1) * s.dilation_h;
+  // Input rows per band: their grad_y rows fit the band budget; enough bands for the threads.
+  const int64_t fit = max64(1, kNhwcBandBudget / g.row_len * sh - reach);
+  int64_t rows_per_band = min64(s.H, fit);
+  const int64_t want_bands = ceil_div(4 * int64_t(num_threads()), s.N);
+  if (ceil_div(s.H, rows_per_band) < want_bands) rows_per_band = max64(1, ceil_div(s.H, want_bands));
+  const int64_t bands = ceil_div(s.H, rows_per_band);
+  const int64_t band_grad_rows = (rows_per_band - 1 + reach) / sh + 2;
+  const int threads = threads_for(s.N * bands);
+  ThreadScratch<T> scratch(band_grad_rows * g.row_len, threads);
+  ThreadScratch<int64_t> tap_scratch(2 * kk + s.kh, threads);
+  parallel_for(s.N * bands, threads, [&](int64_t task, int thread) {
+    const int64_t n = task / bands, ih0 = (task % bands) * rows_per_band, ih1 = min64(s.H, ih0 + rows_per_band);
+    // grad_y rows [oh_lo, oh_hi) reach input rows [ih0, ih1).
+    const int64_t oh_lo = min64(s.Ho, ceil_div(max64(0, ih0 + s.pad_top - reach), sh));
+    const int64_t oh_hi = max64(oh_lo, min64(s.Ho, (ih1 - 1 + s.pad_top) / sh + 1));
+    T* rows = scratch.get(thread);
+    const T* gy_img = gy + n * s.Ho * s.Wo * CM;
+    for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+      T* dst = rows + (oh - oh_lo) * g.row_len;
+      zero_span<V>(dst, g.left * g.pixel_stride);
+      const T* src = gy_img + oh * s.Wo * CM;
+      if (g.pixel_stride == CM) copy_span<V>(dst + g.left * CM, src, s.Wo * CM);
+      else
+        for (int64_t ow = 0; ow < s.Wo; ++ow) copy_span<V>(dst + (g.left + ow) * g.pixel_stride, src + ow * CM, CM);
+      zero_span<V>(dst + (g.left + s.Wo) * g.pixel_stride, (g.pixels - g.left - s.Wo) * g.pixel_stride);
+    }
+    int64_t* taps = tap_scratch.get(thread);  // (weight offset, grad_y offset) pairs
+    int64_t* row_of = taps + 2 * kk;          // per kernel row: its grad_y row's offset, or -1
+    for (int64_t ih = ih0; ih < ih1; ++ih) {
+      for (int64_t a = 0; a < s.kh; ++a) {
+        const int64_t th = ih + s.pad_top - a * s.dilation_h;  // oh * stride_h, if kernel row a reached ih
+        row_of[a] = (th >= 0 && th % sh == 0 && th / sh < s.Ho) ? (th / sh - oh_lo) * g.row_len : -1;
+      }
+      T* gx_row = gx + (n * s.H + ih) * s.W * CM;
+      for (int64_t r = 0; r < min64(sw, s.W); ++r) {
+        int64_t count = 0;
+        for (int64_t a = 0; a < s.kh; ++a) {
+          if (row_of[a] < 0) continue;
+          for (int64_t b = 0; b < s.kw; ++b) {
+            const int64_t tw = r + s.pad_left - b * s.dilation_w;  // ow * stride_w for the phase's first pixel
+            if (((tw % sw) + sw) % sw != 0) continue;
+            taps[2 * count] = (a * s.kw + b) * CM;
+            taps[2 * count + 1] = row_of[a] + (tw / sw + g.left) * g.pixel_stride;
+            ++count;
+          }
+        }
+        const int64_t pixels = ceil_div(s.W - r, sw);
+        T* gx_phase = gx_row + r * CM;
+        int64_t c0 = 0;
+        for (; c0 + Wd <= CM; c0 += Wd)
+          input_grad_phase_nhwc<V, true>(rows, wp, taps, count, pixels, g.pixel_stride, sw * CM, c0, Wd, gx_phase);
+        if (c0 < CM)
+          input_grad_phase_nhwc<V, false>(rows, wp, taps, count, pixels, g.pixel_stride, sw * CM, c0, int(CM - c0),
+                                          gx_phase);
+      }
+    }
+  });
+}
+
+
+// ---------------------------------------------------------------------------------
+// Backward, NCHW with M == 1: one image at a time, grad_y and x moved to NHWC scratch
+// and through the NHWC band kernels above, grad_x moved back. The NHWC kernels keep
+// every vector lane busy on planes of any width, and the moves, an image at a time,
+// stay in cache; the scattering NCHW kernels below serve M > 1 and infinite weights.
+
+// planes (C, P) -> pixels (P, C) (to_pixels) or back, one piece of P per task.
+template <class V>
+void move_image(const typename V::value_type* src, typename V::value_type* dst, int64_t C, int64_t P, bool to_pixels) {
+  const int64_t piece = round_up(ceil_div(P, 4 * int64_t(num_threads())), 4 * V::width), pieces = ceil_div(P, piece);
+  parallel_for(pieces, threads_for(pieces), [&](int64_t t, int) {
+    const int64_t p0 = t * piece, count = min64(piece, P - p0);
+    if (to_pixels) transpose_into<V>(src + p0, C, count, dst + p0 * C, C, P);
+    else transpose_into<V>(src + p0 * C, count, C, dst + p0, P, C);
+  });
+}
+
+// The shape of one image of an NCHW call, as an NHWC call.
+inline DepthwiseShape nhwc_image(const DepthwiseShape& s) {
+  DepthwiseShape image = s;
+  image.N = 1;
+  image.layout = Layout::NHWC;
+  return image;
+}
+
+template <class V>
+void backward_input_nchw_by_images(const DepthwiseShape& s, const typename V::value_type* gy,
+                                   const typename V::value_type* w, typename V::value_type* gx) {
+  using T = typename V::value_type;
+  const DepthwiseShape image = nhwc_image(s);
+  const int64_t in_len = s.C * s.H * s.W, out_len = s.C * s.Ho * s.Wo;
+  ThreadScratch<T> scratch(out_len + in_len, 1);
+  T* gy_pixels = scratch.get(0);
+  T* gx_pixels = gy_pixels + out_len;
+  for (int64_t n = 0; n < s.N; ++n) {
+    move_image<V>(gy + n * out_len, gy_pixels, s.C, s.Ho * s.Wo, true);
+    backward_input_nhwc_bands<V>(image, gy_pixels, w, gx_pixels);
+    move_image<V>(gx_pixels, gx + n * in_len, s.C, s.H * s.W, false);
+  }
+}
+
+// Per image, then the images' sums added in order.
+template <class V>
+void backward_weight_nchw_by_images(const DepthwiseShape& s, const typename V::value_type* gy,
+                                    const typename V::value_type* x, typename V::value_type* gw,
+                                    typename V::value_type* gb) {
+  using T = typename V::value_type;
+  const DepthwiseShape image = nhwc_image(s);
+  const int64_t in_len = s.C * s.H * s.W, out_len = s.C * s.Ho * s.Wo, sums = s.C * (s.kh * s.kw + 1);
+  ThreadScratch<T> scratch(out_len + in_len + sums, 1);
+  T* gy_pixels = scratch.get(0);
+  T* x_pixels = gy_pixels + out_len;
+  T* image_sums = x_pixels + in_len;
+  const int64_t gw_len = s.C * s.kh * s.kw;
+  for (int64_t n = 0; n < s.N; ++n) {
+    move_image<V>(gy + n * out_len, gy_pixels, s.C, s.Ho * s.Wo, true);
+    move_image<V>(x + n * in_len, x_pixels, s.C, s.H * s.W, true);
+    T* gw_n = n == 0 ? gw : image_sums;
+    T* gb_n = n == 0 ? gb : (gb ? image_sums + gw_len : nullptr);
+    backward_weight_nhwc_bands<V>(image, gy_pixels, x_pixels, gw_n, gb_n);
+    if (n > 0) {
+      for (int64_t i = 0; i < gw_len; ++i) gw[i] += gw_n[i];
+      for (int64_t i = 0; gb && i < s.C; ++i) gb[i] += gb_n[i];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------
 template <class V>
 void depthwise_forward(const DepthwiseShape& s, const typename V::value_type* x,
                        const typename V::value_type* w, const typename V::value_type* bias,
@@ -1049,8 +1375,10 @@ template <class V>
 void depthwise_backward_input(const DepthwiseShape& s, const typename V::value_type* gy,
                               const typename V::value_type* w, typename V::value_type* gx) {
   if (!depthwise_compact(s)) backward_input_direct<V>(s, gy, w, gx);
-  else if (s.layout == Layout::NCHW) backward_input_nchw<V>(s, gy, w, gx);
-  else backward_input_nhwc<V>(s, gy, w, gx);
+  else if (s.M > 1 || !all_finite<V>(w, s.C * s.kh * s.kw))
+    s.layout == Layout::NCHW ? backward_input_nchw<V>(s, gy, w, gx) : backward_input_nhwc<V>(s, gy, w, gx);
+  else if (s.layout == Layout::NCHW) backward_input_nchw_by_images<V>(s, gy, w, gx);
+  else backward_input_nhwc_bands<V>(s, gy, w, gx);
 }
 
 template <class V>
@@ -1058,8 +1386,10 @@ void depthwise_backward_weight(const DepthwiseShape& s, const typename V::value_
                                const typename V::value_type* x, typename V::value_type* gw,
                                typename V::value_type* gb) {
   if (!depthwise_compact(s)) backward_weight_direct<V>(s, gy, x, gw, gb);
-  else if (s.layout == Layout::NCHW) backward_weight_nchw<V>(s, gy, x, gw, gb);
-  else backward_weight_nhwc<V>(s, gy, x, gw, gb);
+  else if (s.M > 1) s.layout == Layout::NCHW ? backward_weight_nchw<V>(s, gy, x, gw, gb)
+                                              : backward_weight_nhwc<V>(s, gy, x, gw, gb);
+  else if (s.layout == Layout::NCHW) backward_weight_nchw_by_images<V>(s, gy, x, gw, gb);
+  else backward_weight_nhwc_bands<V>(s, gy, x, gw, gb);
 }
 
 template <class V>

@@ -6,9 +6,10 @@ them with views of the arrays for its kernels:
 
 * ``numpy.ndarray`` and anything with ``__array_interface__`` or the buffer protocol:
   ``opzoo._cpu``; NumPy in, NumPy out.
-* ``torch.Tensor`` on the CPU: read through DLPack, results returned as torch tensors
-  through DLPack (no copies either way). Tensors that require grad are read detached:
-  the functional API records no autograd graph.
+* ``torch.Tensor`` on the CPU: read as NumPy views of their memory, results returned as
+  torch tensors over the kernels' output memory (no copies either way). Tensors that
+  require grad are read detached: the functional API records no autograd graph
+  (:mod:`opzoo.torch` has the ops that do).
 * Any other ``__dlpack__`` producer on the CPU: read through DLPack; results are handed
   back through its array-API namespace's ``from_dlpack`` when it has one
   (``__array_namespace__``), else as NumPy arrays.
@@ -107,7 +108,7 @@ def _to_numpy(obj: Any, name: str) -> tuple[np.ndarray, str, Callable[[np.ndarra
         if obj.device.type != "cpu":  # CUDA tensors went to the device back end already
             raise _not_a_cpu_array(name, obj)
         torch = sys.modules["torch"]
-        return np.from_dlpack(torch_resolved(obj, name).detach()), "torch", torch.from_dlpack
+        return np.from_dlpack(torch_resolved(obj, name).detach()), "torch", torch.from_numpy
     if hasattr(obj, "__array_interface__") or hasattr(obj, "__array_struct__"):
         return np.asarray(obj), "numpy", _identity
     if hasattr(obj, "__dlpack__"):
@@ -150,10 +151,47 @@ def backend_for(optional: tuple[str, ...] = (), /, **arrays: Any) -> tuple[Any, 
     return NUMPY, tuple(arrays.values())
 
 
+def _torch_cpu_views(arrays: dict[str, Any]) -> tuple | None:
+    """NumPy views of the arrays when every one given is a CPU torch tensor of one dtype
+    the kernels take, without a negative or conjugate bit (the common case of torch
+    callers, :mod:`opzoo.torch` among them, checked without DLPack round trips); else None."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    dtype = None
+    for a in arrays.values():
+        if a is None:
+            continue
+        if not (isinstance(a, torch.Tensor) and a.is_cpu) or a.is_neg() or a.is_conj():
+            return None
+        if dtype is None:
+            if a.dtype not in (torch.float32, torch.float64):
+                return None
+            dtype = a.dtype
+        elif a.dtype != dtype:
+            return None
+    if dtype is None:
+        return None
+    return tuple(None if a is None else a.detach().numpy() for a in arrays.values())
+
+
+_TORCH_HOST: HostBackend | None = None
+
+
+def _torch_host() -> HostBackend:
+    global _TORCH_HOST
+    if _TORCH_HOST is None:
+        _TORCH_HOST = HostBackend(sys.modules["torch"].from_numpy)
+    return _TORCH_HOST
+
+
 def _backend_for(arrays: dict[str, Any], optional: tuple[str, ...]) -> tuple[Any, tuple]:
     for name, a in arrays.items():
         if a is None and name not in optional:
             raise TypeError(f"{name}: expected an array, got None")
+    views = _torch_cpu_views(arrays)
+    if views is not None:
+        return _torch_host(), views
     for a in arrays.values():
         if is_device_array(a):
             return device_backend(arrays)

@@ -146,6 +146,13 @@ def depthwise_conv2d_backward(
     >>> gx.shape, gw.shape, gb.shape
     ((2, 4, 9, 9), (4, 1, 3, 3), (4,))
     """
+    return backward(grad_out, x, weight, bias, stride, padding, dilation, layout, activation)
+
+
+def backward(grad_out, x, weight, bias, stride, padding, dilation, layout, activation, input_grad=True,
+             weight_grad=True):
+    """:func:`depthwise_conv2d_backward`, computing only the gradients asked for: grad_x when
+    `input_grad`, grad_weight and grad_bias when `weight_grad`; None in place of the others."""
     be, (x_, g_, weight_, bias_) = backend_for(("bias",), x=x, grad_out=grad_out, weight=weight, bias=bias)
     params = conv2d_params(stride, padding, dilation)
     shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, *params, layout)
@@ -161,9 +168,14 @@ def depthwise_conv2d_backward(
         gz = be.empty(tuple(gk.shape), like=gk)
         be.run("activation_backward", (z, gk, gz), activation)
         gk = gz
-    grad_x = be.empty(tuple(xk.shape), like=xk)
-    grad_w = be.empty(tuple(wk.shape), like=wk)
-    grad_b = be.empty((wk.shape[0],), like=wk)
-    be.run("depthwise_backward_input", (gk, wk, grad_x), *params, memory)
-    be.run("depthwise_backward_weight", (gk, xk, grad_w, grad_b), *params, memory)
-    return be.wrap(to_layout(be, grad_x, memory, layout)), be.wrap(grad_w), be.wrap(grad_b)
+    grad_x = grad_w = grad_b = None
+    if input_grad:
+        grad_x = be.empty(tuple(xk.shape), like=xk)
+        be.run("depthwise_backward_input", (gk, wk, grad_x), *params, memory)
+        grad_x = be.wrap(to_layout(be, grad_x, memory, layout))
+    if weight_grad:
+        grad_w = be.empty(tuple(wk.shape), like=wk)
+        grad_b = be.empty((wk.shape[0],), like=wk)
+        be.run("depthwise_backward_weight", (gk, xk, grad_w, grad_b), *params, memory)
+        grad_w, grad_b = be.wrap(grad_w), be.wrap(grad_b)
+    return grad_x, grad_w, grad_b
