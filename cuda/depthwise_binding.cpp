@@ -25,26 +25,22 @@ void forward(const py::handle& x_desc, const py::handle& w_desc, const py::handl
   });
 }
 
-void backward_input(const py::handle& gy_desc, const py::handle& w_desc, const py::handle& gx_desc, Pair stride,
-                    Padding padding, Pair dilation, const std::string& layout, uintptr_t stream) {
-  const ArrayArg gy = device_array(gy_desc, "grad_out"), w = device_array(w_desc, "weight");
-  const ArrayArg gx = device_array(gx_desc, "grad_x");
-  const DepthwiseShape s = check_depthwise_backward_input(gy, w, gx, {stride, std::move(padding), dilation, layout});
-  py::gil_scoped_release release;
-  on_device(gy.device, [&] { cuda::depthwise_backward_input(s, gy.dtype, gy.data, w.data, gx.data, as_stream(stream)); });
-}
-
-void backward_weight(const py::handle& gy_desc, const py::handle& x_desc, const py::handle& gw_desc,
-                     const py::handle& gb_desc, Pair stride, Padding padding, Pair dilation, const std::string& layout,
-                     uintptr_t stream) {
+void backward(const py::handle& gy_desc, const py::handle& x_desc, const py::handle& w_desc,
+              const py::handle& gx_desc, const py::handle& gw_desc, const py::handle& gb_desc, Pair stride,
+              Padding padding, Pair dilation, const std::string& layout, uintptr_t stream) {
   const ArrayArg gy = device_array(gy_desc, "grad_out"), x = device_array(x_desc, "x");
-  const ArrayArg gw = device_array(gw_desc, "grad_weight");
+  const ArrayArg w = device_array(w_desc, "weight");
+  const std::optional<ArrayArg> gx = optional_device_array(gx_desc, "grad_x");
+  const std::optional<ArrayArg> gw = optional_device_array(gw_desc, "grad_weight");
   const std::optional<ArrayArg> gb = optional_device_array(gb_desc, "grad_bias");
-  const DepthwiseShape s =
-      check_depthwise_backward_weight(gy, x, gw, gb ? &*gb : nullptr, {stride, std::move(padding), dilation, layout});
+  const DepthwiseShape s = check_depthwise_backward(gy, x, w, gx ? &*gx : nullptr, gw ? &*gw : nullptr,
+                                                    gb ? &*gb : nullptr, {stride, std::move(padding), dilation, layout});
   py::gil_scoped_release release;
   on_device(x.device, [&] {
-    cuda::depthwise_backward_weight(s, x.dtype, gy.data, x.data, gw.data, gb ? gb->data : nullptr, as_stream(stream));
+    if (gx && gx->size()) cuda::depthwise_backward_input(s, gy.dtype, gy.data, w.data, gx->data, as_stream(stream));
+    if (gw)
+      cuda::depthwise_backward_weight(s, x.dtype, gy.data, x.data, gw->data, gb ? gb->data : nullptr,
+                                      as_stream(stream));
   });
 }
 
@@ -57,10 +53,8 @@ OPZOO_BINDINGS(depthwise) {
   m.def("depthwise_forward", &b::forward, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"),
         py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("layout"), py::arg("activation"),
         py::arg("stream"), "Depthwise conv2d forward into `out`; padding is (top, bottom, left, right), 'same' or 'valid'.");
-  m.def("depthwise_backward_input", &b::backward_input, py::arg("grad_out"), py::arg("weight"), py::arg("grad_x"),
-        py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("layout"), py::arg("stream"),
-        "Gradient of the depthwise conv2d with respect to its input, into `grad_x`.");
-  m.def("depthwise_backward_weight", &b::backward_weight, py::arg("grad_out"), py::arg("x"), py::arg("grad_weight"),
-        py::arg("grad_bias"), py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("layout"),
-        py::arg("stream"), "Gradients of the depthwise conv2d with respect to weight and bias.");
+  m.def("depthwise_backward", &b::backward, py::arg("grad_out"), py::arg("x"), py::arg("weight"), py::arg("grad_x"),
+        py::arg("grad_weight"), py::arg("grad_bias"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+        py::arg("layout"), py::arg("stream"),
+        "Gradients of the depthwise conv2d with respect to x, weight and bias, into the given arrays (each may be None).");
 }

@@ -304,10 +304,20 @@ def test_binding_checks_shapes_itself(rng):
                                        layout="NCHW") == (1, 4, 4, 8)
     grad = np.empty((1, 4, 8, 8), np.float32)
     bargs = {k: v for k, v in args.items() if k != "activation"}
-    with pytest.raises(ValueError, match=r"grad_out: expected shape"):
-        _cpu.depthwise_backward_input(np.empty((1, 4, 7, 8), np.float32), w, grad, **bargs)
-    with pytest.raises(ValueError, match=r"grad_bias: expected shape"):
-        _cpu.depthwise_backward_weight(ok, x, np.empty_like(w), np.empty(5, np.float32), **bargs)
+    gw, gb = np.empty_like(w), np.empty(4, np.float32)
+    _cpu.depthwise_backward(ok, x, w, grad, gw, gb, **bargs)
+    backward_cases = [
+        ((np.empty((1, 4, 7, 8), np.float32), x, w, grad, None, None), r"grad_out: expected shape"),
+        ((ok, x, w, np.empty((1, 4, 8, 7), np.float32), None, None), r"grad_x: expected shape"),
+        ((ok, x, w, None, np.empty((4, 1, 3, 2), np.float32), None), r"grad_weight: expected shape"),
+        ((ok, x, w, None, gw, np.empty(5, np.float32)), r"grad_bias: expected shape"),
+        ((ok, x, w, None, None, gb), r"grad_bias: given without grad_weight"),
+        ((ok, x, w, x, None, None), r"grad_x: must not share memory with x"),
+        ((ok, x, w, grad, grad.reshape(-1)[:36].reshape(4, 1, 3, 3), None), r"grad_weight: must not share memory"),
+    ]
+    for positional, match in backward_cases:
+        with pytest.raises(ValueError, match=match):
+            _cpu.depthwise_backward(*positional, **bargs)
 
 
 def test_mixed_array_types_raise(rng):

@@ -42,40 +42,31 @@ void forward(const py::array& x_in, const py::array& weight_in, const std::optio
   });
 }
 
-void backward_input(const py::array& grad_out_in, const py::array& weight_in, const py::array& grad_x_in, Pair stride,
-                    Padding padding, Pair dilation, const std::string& layout) {
-  const ArrayArg grad_out = host_array(grad_out_in, "grad_out"), weight = host_array(weight_in, "weight");
-  const ArrayArg grad_x = host_array(grad_x_in, "grad_x", true);
-  const DepthwiseShape s =
-      check_depthwise_backward_input(grad_out, weight, grad_x, {stride, std::move(padding), dilation, layout});
-  if (grad_x.size() == 0) return;
-  with_host_type(grad_out.dtype, [&](auto zero) {
-    using T = decltype(zero);
-    py::gil_scoped_release release;
-    kernels<T>().backward_input(s, grad_out.as<const T>(), weight.as<const T>(), grad_x.as<T>());
-  });
-}
-
-void backward_weight(const py::array& grad_out_in, const py::array& x_in, const py::array& grad_weight_in,
-                     const std::optional<py::array>& grad_bias_in, Pair stride, Padding padding, Pair dilation,
-                     const std::string& layout) {
+void backward(const py::array& grad_out_in, const py::array& x_in, const py::array& weight_in,
+              const std::optional<py::array>& grad_x_in, const std::optional<py::array>& grad_weight_in,
+              const std::optional<py::array>& grad_bias_in, Pair stride, Padding padding, Pair dilation,
+              const std::string& layout) {
   const ArrayArg grad_out = host_array(grad_out_in, "grad_out"), x = host_array(x_in, "x");
-  const ArrayArg grad_weight = host_array(grad_weight_in, "grad_weight", true);
+  const ArrayArg weight = host_array(weight_in, "weight");
+  const std::optional<ArrayArg> grad_x = host_array(grad_x_in, "grad_x", true);
+  const std::optional<ArrayArg> grad_weight = host_array(grad_weight_in, "grad_weight", true);
   const std::optional<ArrayArg> grad_bias = host_array(grad_bias_in, "grad_bias", true);
-  const DepthwiseShape s = check_depthwise_backward_weight(grad_out, x, grad_weight, grad_bias ? &*grad_bias : nullptr,
-                                                           {stride, std::move(padding), dilation, layout});
+  const DepthwiseShape s =
+      check_depthwise_backward(grad_out, x, weight, grad_x ? &*grad_x : nullptr, grad_weight ? &*grad_weight : nullptr,
+                               grad_bias ? &*grad_bias : nullptr, {stride, std::move(padding), dilation, layout});
   with_host_type(x.dtype, [&](auto zero) {
     using T = decltype(zero);
-    T* gw = grad_weight.as<T>();
+    T* gx = grad_x && grad_x->size() ? grad_x->as<T>() : nullptr;
+    T* gw = grad_weight ? grad_weight->as<T>() : nullptr;
     T* gb = grad_bias ? grad_bias->as<T>() : nullptr;
     py::gil_scoped_release release;
     if (depthwise_empty(s)) {  // nothing to reduce: the sums are zero
       const int64_t CM = s.C * s.M, kk = s.kh * s.kw;
-      for (int64_t i = 0; i < CM * kk; ++i) gw[i] = T(0);
+      for (int64_t i = 0; gw && i < CM * kk; ++i) gw[i] = T(0);
       for (int64_t i = 0; gb && i < CM; ++i) gb[i] = T(0);
-      return;
+      gw = gb = nullptr;
     }
-    kernels<T>().backward_weight(s, grad_out.as<const T>(), x.as<const T>(), gw, gb);
+    if (gx || gw) kernels<T>().backward(s, grad_out.as<const T>(), x.as<const T>(), weight.as<const T>(), gx, gw, gb);
   });
 }
 
@@ -92,12 +83,10 @@ OPZOO_BINDINGS(depthwise) {
         py::arg("bias").noconvert().none(true), py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"),
         py::arg("dilation"), py::arg("layout"), py::arg("activation"),
         "Depthwise conv2d forward into `out`; padding is (top, bottom, left, right), 'same' or 'valid'.");
-  m.def("depthwise_backward_input", &b::backward_input, py::arg("grad_out").noconvert(),
-        py::arg("weight").noconvert(), py::arg("grad_x").noconvert(), py::arg("stride"), py::arg("padding"),
-        py::arg("dilation"), py::arg("layout"),
-        "Gradient of the depthwise conv2d with respect to its input, into `grad_x`.");
-  m.def("depthwise_backward_weight", &b::backward_weight, py::arg("grad_out").noconvert(), py::arg("x").noconvert(),
-        py::arg("grad_weight").noconvert(), py::arg("grad_bias").noconvert().none(true), py::arg("stride"),
+  m.def("depthwise_backward", &b::backward, py::arg("grad_out").noconvert(), py::arg("x").noconvert(),
+        py::arg("weight").noconvert(), py::arg("grad_x").noconvert().none(true),
+        py::arg("grad_weight").noconvert().none(true), py::arg("grad_bias").noconvert().none(true), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("layout"),
-        "Gradients of the depthwise conv2d with respect to weight and bias, into the given arrays.");
+        "Gradients of the depthwise conv2d with respect to x (into `grad_x`), weight and bias (into `grad_weight` "
+        "and `grad_bias`), each when given, in one pass.");
 }

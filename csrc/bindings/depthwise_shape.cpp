@@ -68,28 +68,28 @@ DepthwiseShape check_depthwise_forward(const ArrayArg& x, const ArrayArg& weight
   return s;
 }
 
-DepthwiseShape check_depthwise_backward_input(const ArrayArg& grad_out, const ArrayArg& weight,
-                                              const ArrayArg& grad_x, const DepthwiseParams& params) {
+DepthwiseShape check_depthwise_backward(const ArrayArg& grad_out, const ArrayArg& x, const ArrayArg& weight,
+                                        const ArrayArg* grad_x, const ArrayArg* grad_weight, const ArrayArg* grad_bias,
+                                        const DepthwiseParams& params) {
+  check_same_kind(x, grad_out);
   check_same_kind(weight, grad_out);
-  check_same_kind(grad_x, grad_out);
-  const DepthwiseShape s = make_depthwise_shape(grad_x.shape, weight.shape, params);
+  const DepthwiseShape s = make_depthwise_shape(x.shape, weight.shape, params);
   check_shape(grad_out, depthwise_output_shape(s));
-  check_no_overlap(grad_x, {&grad_out, &weight});
-  return s;
-}
-
-DepthwiseShape check_depthwise_backward_weight(const ArrayArg& grad_out, const ArrayArg& x,
-                                               const ArrayArg& grad_weight, const ArrayArg* grad_bias,
-                                               const DepthwiseParams& params) {
-  check_same_kind(grad_out, x);
-  check_same_kind(grad_weight, x);
-  const DepthwiseShape s = make_depthwise_shape(x.shape, grad_weight.shape, params);
-  check_shape(grad_out, depthwise_output_shape(s));
-  check_no_overlap(grad_weight, {&grad_out, &x});
+  if (grad_x) {
+    check_same_kind(*grad_x, grad_out);
+    check_shape(*grad_x, x.shape);
+    check_no_overlap(*grad_x, {&grad_out, &x, &weight});
+  }
+  if (grad_bias && !grad_weight) throw py::value_error("grad_bias: given without grad_weight, which it is computed with");
+  if (grad_weight) {
+    check_same_kind(*grad_weight, grad_out);
+    check_shape(*grad_weight, weight.shape);
+    check_no_overlap(*grad_weight, {&grad_out, &x, &weight, grad_x});
+  }
   if (grad_bias) {
-    check_same_kind(*grad_bias, x);
+    check_same_kind(*grad_bias, grad_out);
     check_shape(*grad_bias, {s.C * s.M});
-    check_no_overlap(*grad_bias, {&grad_out, &x, &grad_weight});
+    check_no_overlap(*grad_bias, {&grad_out, &x, &weight, grad_x, grad_weight});
   }
   return s;
 }

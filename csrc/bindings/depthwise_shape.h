@@ -33,13 +33,12 @@ std::vector<int64_t> depthwise_output_shape(const DepthwiseShape& s);
 // Whether the output has no elements (nothing to compute).
 bool depthwise_empty(const DepthwiseShape& s);
 
-// The arrays of each kernel checked against each other; bias and grad_bias may be null.
+// The arrays of each kernel checked against each other; bias may be null.
 DepthwiseShape check_depthwise_forward(const ArrayArg& x, const ArrayArg& weight, const ArrayArg* bias,
                                        const ArrayArg& out, const DepthwiseParams& params);
-DepthwiseShape check_depthwise_backward_input(const ArrayArg& grad_out, const ArrayArg& weight,
-                                              const ArrayArg& grad_x, const DepthwiseParams& params);
-DepthwiseShape check_depthwise_backward_weight(const ArrayArg& grad_out, const ArrayArg& x,
-                                               const ArrayArg& grad_weight, const ArrayArg* grad_bias,
-                                               const DepthwiseParams& params);
+// grad_x, grad_weight and grad_bias may each be null (grad_bias only with grad_weight).
+DepthwiseShape check_depthwise_backward(const ArrayArg& grad_out, const ArrayArg& x, const ArrayArg& weight,
+                                        const ArrayArg* grad_x, const ArrayArg* grad_weight, const ArrayArg* grad_bias,
+                                        const DepthwiseParams& params);
 
 }  // namespace opzoo::bindings

@@ -1039,14 +1039,19 @@ void backward_weight_nhwc(const DepthwiseShape& s, const typename V::value_type*
 }
 
 // ---------------------------------------------------------------------------------
-// Backward, NHWC with one output channel per input channel (M == 1), in bands like
-// the forward. Reductions over (n, output rows), the weight and bias gradients, run on
-// a fixed partition of the rows into parts whatever the thread count: each part sums
-// into its own buffer, and the parts are added in order, so the bits do not depend on
-// how many threads there are.
+// Backward, NHWC with one output channel per input channel (M == 1), in one pass: a
+// task is a band of output rows of one image and a block of channels. It copies the
+// block's grad_y rows that the band's input rows read into zero-bordered scratch and
+// gathers their grad_x, then copies the block's zero-padded input rows and sums the
+// weight and bias gradients of the band's output rows, while those grad_y rows are
+// still in cache. Bands are as tall as a budget of scratch allows, whatever the thread
+// count (the blocks give the threads work): the weight sums of each band (a part) go to
+// their own buffer, added part by part in order, so their bits do not depend on how
+// many threads there are.
 
-// The band rule's thread count for such partitions: enough parts for this many threads.
-constexpr int kPartitionThreads = 4;
+// Channels per task, and scratch per task for a band's input rows.
+constexpr int64_t kChannelBlock = 64;
+constexpr int64_t kBackwardBandBytes = 131072;
 
 // Vector registers of the ISA V compiles for: how many accumulators a block may keep.
 template <class V>
@@ -1054,18 +1059,20 @@ constexpr int vector_registers() {
   return sizeof(typename V::reg) >= 64 ? 32 : 16;
 }
 
-// The weight and bias sums of output rows [oh0, oh1) of one image, channels [c0, c0 +
-// lanes), from the zero-padded band `rows` (nhwc_padded_rows, first row oh0's): stored
-// tap major into `part` ((kh*kw + 1) x CM; the bias sums last). KxK kernels keep AR
-// kernel rows' sums in registers per pass over the band (all K rows where the
-// registers hold them); K == 0: any kernel, one tap per pass. Each sum runs over
-// (oh, ow) in order. `nonfinite` turns NaN where a gradient is infinite or NaN.
+// The weight and bias sums of `rows` output rows of one image for one vector of channels
+// (`lanes` of them): x_rows, the block's zero-padded band (geometry g), gy_rows (grad_y
+// pixels gy_pixel_stride apart, rows gy_row_stride apart) and part start at that
+// vector's channel and the band's first row; sums are stored tap major
+// into `part` ((kh*kw + 1) rows of CM; the bias sums last). KxK kernels keep AR kernel
+// rows' sums in registers per pass over the band (all K rows where the registers hold
+// them); K == 0: any kernel, one tap per pass. Each sum runs over (oh, ow) in order.
+// `nonfinite` turns NaN where a gradient is infinite or NaN.
 template <class V, int K, int AR, bool Full>
-void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
-                      const typename V::value_type* gy_img, int64_t oh0, int64_t oh1, int64_t c0, int lanes,
-                      typename V::value_type* part, typename V::reg& nonfinite) {
+void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* x_rows,
+                      const typename V::value_type* gy_rows, int64_t gy_row_stride, int64_t gy_pixel_stride,
+                      int64_t rows, int lanes, typename V::value_type* part, typename V::reg& nonfinite) {
   using R = typename V::reg;
-  const int64_t CM = s.C, kk = s.kh * s.kw, sh = s.stride_h, ps = g.pixel_stride;
+  const int64_t CM = s.C, kk = s.kh * s.kw, ps = g.pixel_stride;
   const int64_t dh_step = s.dilation_h * g.row_len, dw_step = s.dilation_w * ps, ow_step = s.stride_w * ps;
   constexpr int NA = K > 0 ? AR * K : 1;
   const int64_t passes = K > 0 ? ceil_div(K, AR) : kk;
@@ -1074,11 +1081,11 @@ void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typena
     const int64_t b0 = K > 0 ? 0 : pass % s.kw;
     R acc[NA], acc_bias = V::zero();
     for (int t = 0; t < NA; ++t) acc[t] = V::zero();
-    for (int64_t oh = oh0; oh < oh1; ++oh) {
-      const auto* grow = gy_img + oh * s.Wo * CM + c0;
-      const auto* xrow = rows + (oh - oh0) * sh * g.row_len + a0 * dh_step + b0 * dw_step + c0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto* grow = gy_rows + r * gy_row_stride;
+      const auto* xrow = x_rows + r * s.stride_h * g.row_len + a0 * dh_step + b0 * dw_step;
       for (int64_t ow = 0; ow < s.Wo; ++ow) {
-        const R gv = load_lanes<V, Full>(grow + ow * CM, lanes);
+        const R gv = load_lanes<V, Full>(grow + ow * gy_pixel_stride, lanes);
         if (pass == 0) {
           acc_bias = V::add(acc_bias, gv);
           nonfinite = V::add(nonfinite, V::mul(gv, V::zero()));
@@ -1099,11 +1106,11 @@ void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typena
     }
     if constexpr (K > 0) {
       for (int a = 0; a < AR && a0 + a < K; ++a)
-        for (int b = 0; b < K; ++b) store_lanes<V, Full>(part + ((a0 + a) * K + b) * CM + c0, acc[a * K + b], lanes);
+        for (int b = 0; b < K; ++b) store_lanes<V, Full>(part + ((a0 + a) * K + b) * CM, acc[a * K + b], lanes);
     } else {
-      store_lanes<V, Full>(part + pass * CM + c0, acc[0], lanes);
+      store_lanes<V, Full>(part + pass * CM, acc[0], lanes);
     }
-    if (pass == 0) store_lanes<V, Full>(part + kk * CM + c0, acc_bias, lanes);
+    if (pass == 0) store_lanes<V, Full>(part + kk * CM, acc_bias, lanes);
   }
 }
 
@@ -1121,46 +1128,286 @@ WeightSumsFn<typename V::value_type, typename V::reg> pick_weight_sums(const Dep
   return weight_sums_nhwc<V, 0, 1, Full>;
 }
 
+// Pixels [p0, p0 + pixels) of row `row` of channels [c0, c0 + count) of one image
+// (planes of rows x cols pixels, NHWC or NCHW as `layout`) into dst, pixel_stride
+// elements per pixel; NCHW is transposed a vector of channels by a vector of pixels
+// at a time.
 template <class V>
-void backward_weight_nhwc_bands(const DepthwiseShape& s, const typename V::value_type* gy,
-                                const typename V::value_type* x, typename V::value_type* gw,
-                                typename V::value_type* gb) {
+void copy_pixels_in(Layout layout, const typename V::value_type* img, int64_t C, int64_t rows, int64_t cols,
+                    int64_t c0, int64_t count, int64_t row, int64_t p0, int64_t pixels, typename V::value_type* dst,
+                    int64_t pixel_stride) {
+  constexpr int Wd = V::width;
+  if (layout == Layout::NHWC) {
+    const auto* src = img + (row * cols + p0) * C + c0;
+    if (count == C && pixel_stride == C) return copy_span<V>(dst, src, pixels * C);
+    for (int64_t p = 0; p < pixels; ++p) copy_span<V>(dst + p * pixel_stride, src + p * C, count);
+    return;
+  }
+  for (int64_t cg = 0; cg < count; cg += Wd) {
+    const int lanes = int(min64(Wd, count - cg));
+    const auto* src = img + ((c0 + cg) * rows + row) * cols + p0;
+    for (int64_t pg = 0; pg < pixels; pg += Wd) {
+      const int n = int(min64(Wd, pixels - pg));
+      typename V::reg v[Wd];
+      for (int l = 0; l < Wd; ++l) v[l] = l < lanes ? V::load_n(src + l * rows * cols + pg, n) : V::zero();
+      V::transpose(v);
+      for (int j = 0; j < n; ++j) V::store_n(dst + (pg + j) * pixel_stride + cg, v[j], lanes);
+    }
+  }
+}
+
+// The inverse: `pixels` pixels of src (pixel_stride apart) to row `row` of an NCHW image.
+template <class V>
+void copy_pixels_out_nchw(const typename V::value_type* src, int64_t pixel_stride, int64_t rows, int64_t cols,
+                          int64_t c0, int64_t count, int64_t row, int64_t pixels, typename V::value_type* img) {
+  constexpr int Wd = V::width;
+  for (int64_t cg = 0; cg < count; cg += Wd) {
+    const int lanes = int(min64(Wd, count - cg));
+    auto* dst = img + ((c0 + cg) * rows + row) * cols;
+    for (int64_t pg = 0; pg < pixels; pg += Wd) {
+      const int n = int(min64(Wd, pixels - pg));
+      typename V::reg v[Wd];
+      for (int j = 0; j < Wd; ++j) v[j] = j < n ? V::load_n(src + (pg + j) * pixel_stride + cg, lanes) : V::zero();
+      V::transpose(v);
+      for (int l = 0; l < lanes; ++l) V::store_n(dst + l * rows * cols + pg, v[l], n);
+    }
+  }
+}
+
+// Padded rows [row0, row0 + rows) of channels [c0, c0 + count) of image `img` (either
+// layout) into `dst` (geometry g, g.pixel_stride >= count), zero outside the image.
+template <class V>
+void gather_padded_block(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* img, int64_t c0,
+                         int64_t count, int64_t row0, int64_t rows, typename V::value_type* dst) {
+  const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
+  const int64_t left = min64(s.pad_left, g.pixels) * g.pixel_stride;
+  for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
+    const int64_t ih = row0 + r - s.pad_top;
+    if (ih < 0 || ih >= s.H || used == 0) {
+      zero_span<V>(dst, g.row_len);
+      continue;
+    }
+    zero_span<V>(dst, left);
+    zero_span<V>(dst + left + used * g.pixel_stride, g.row_len - left - used * g.pixel_stride);
+    copy_pixels_in<V>(s.layout, img, s.C, s.H, s.W, c0, count, ih, 0, used, dst + left, g.pixel_stride);
+  }
+}
+
+// grad_x: each input pixel gathers grad_y * w over the taps that reached it, in (kh, kw)
+// order. The input pixels of one row that share a column phase (iw % stride_w) share
+// their taps, and consecutive ones read consecutive grad_y pixels, so blocks of kBlock
+// of them run like forward blocks over a copy of the grad_y rows with zero columns
+// around them. Weights must be finite (the zero columns are multiplied).
+struct GradRows {
+  int64_t left;          // zero pixels before output column 0
+  int64_t pixels;        // pixels per row, zero ones included
+  int64_t pixel_stride;  // elements from one pixel to the next
+  int64_t row_len;
+};
+
+inline GradRows grad_rows(const DepthwiseShape& s, int64_t pixel_stride) {
+  GradRows g;
+  // Column phase r, block position i reads output column (r + pad_left - b * dilation_w) / stride_w + i.
+  g.left = ceil_div(max64(0, (s.kw - 1) * s.dilation_w - s.pad_left), s.stride_w);
+  const int64_t last = (s.stride_w - 1 + s.pad_left) / s.stride_w + round_up(ceil_div(s.W, s.stride_w), kBlock);
+  g.pixels = g.left + max64(s.Wo, last) + 1;
+  g.pixel_stride = pixel_stride;
+  g.row_len = g.pixels * g.pixel_stride;
+  return g;
+}
+
+// One vector of channels of the input pixels of one phase: rows (the grad_y scratch),
+// wp (weights, tap major) and gx (the phase's first pixel) start at its channel.
+template <class V, bool Full>
+void input_grad_phase_nhwc(const typename V::value_type* rows, const typename V::value_type* wp, const int64_t* taps,
+                           int64_t count, int64_t pixels, int64_t pixel_stride, int64_t gx_step, int lanes,
+                           typename V::value_type* gx) {
+  using R = typename V::reg;
+  constexpr int U = kBlock;
+  for (int64_t i0 = 0; i0 < pixels; i0 += U) {
+    R acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = V::zero();
+    const auto* base = rows + i0 * pixel_stride;
+    for (int64_t t = 0; t < count; ++t) {
+      const R wv = load_lanes<V, Full>(wp + taps[2 * t], lanes);
+      const auto* src = base + taps[2 * t + 1];
+      for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(src + u * pixel_stride, lanes), acc[u]);
+    }
+    for (int u = 0; u < U && i0 + u < pixels; ++u) store_lanes<V, Full>(gx + (i0 + u) * gx_step, acc[u], lanes);
+  }
+}
+
+// The input rows of one image whose grad_x the band of output rows `band` computes:
+// from its first output row's first input row (band * rows_per_band * stride_h -
+// pad_top) to the next band's, the first band from row 0 and the last to row H, so the
+// bands partition the image's rows.
+inline void band_input_rows(const DepthwiseShape& s, int64_t band, int64_t bands, int64_t rows_per_band,
+                            int64_t& ih0, int64_t& ih1) {
+  auto first = [&](int64_t b) {
+    return b == 0 ? 0 : b == bands ? s.H : min64(s.H, max64(0, b * rows_per_band * s.stride_h - s.pad_top));
+  };
+  ih0 = first(band);
+  ih1 = max64(ih0, first(band + 1));
+}
+
+// The grad_y rows [oh_lo, oh_hi) that input rows [ih0, ih1) gather from.
+inline void grad_rows_read(const DepthwiseShape& s, int64_t ih0, int64_t ih1, int64_t& oh_lo, int64_t& oh_hi) {
+  const int64_t reach = (s.kh - 1) * s.dilation_h;
+  oh_lo = min64(s.Ho, ceil_div(max64(0, ih0 + s.pad_top - reach), s.stride_h));
+  oh_hi = ih1 > ih0 ? max64(oh_lo, min64(s.Ho, (ih1 - 1 + s.pad_top) / s.stride_h + 1)) : oh_lo;
+}
+
+// The block's grad_y rows [oh_lo, oh_hi) of one image (either layout) into `rows`
+// (geometry g), zero columns on both sides.
+template <class V>
+void gather_grad_rows(const DepthwiseShape& s, const GradRows& g, const typename V::value_type* gy_img, int64_t c0,
+                      int64_t count, int64_t oh_lo, int64_t oh_hi, typename V::value_type* rows) {
+  const int64_t ps = g.pixel_stride;
+  for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+    auto* dst = rows + (oh - oh_lo) * g.row_len;
+    zero_span<V>(dst, g.left * ps);
+    copy_pixels_in<V>(s.layout, gy_img, s.C, s.Ho, s.Wo, c0, count, oh, 0, s.Wo, dst + g.left * ps, ps);
+    zero_span<V>(dst + (g.left + s.Wo) * ps, (g.pixels - g.left - s.Wo) * ps);
+  }
+}
+
+// grad_x of input rows [ih0, ih1), channels [c0, c0 + count) of one image, from the
+// block's grad_y rows (gathered from row oh_lo) and weights packed tap major, into gx
+// (the band's first row and the block's first channel; rows gx_row_stride, pixels
+// gx_pixel_stride apart).
+template <class V>
+void input_grad_band(const DepthwiseShape& s, const GradRows& g, const typename V::value_type* rows, int64_t oh_lo,
+                     const typename V::value_type* wp, int64_t c0, int64_t count, int64_t ih0, int64_t ih1,
+                     int64_t* taps, typename V::value_type* gx, int64_t gx_row_stride, int64_t gx_pixel_stride) {
+  constexpr int Wd = V::width;
+  const int64_t CM = s.C, sh = s.stride_h, sw = s.stride_w, ps = g.pixel_stride;
+  int64_t* row_of = taps + 2 * s.kh * s.kw;  // per kernel row: its grad_y row's offset, or -1
+  for (int64_t ih = ih0; ih < ih1; ++ih) {
+    for (int64_t a = 0; a < s.kh; ++a) {
+      const int64_t th = ih + s.pad_top - a * s.dilation_h;  // oh * stride_h, if kernel row a reached ih
+      row_of[a] = (th >= 0 && th % sh == 0 && th / sh < s.Ho) ? (th / sh - oh_lo) * g.row_len : -1;
+    }
+    auto* gx_row = gx + (ih - ih0) * gx_row_stride;
+    for (int64_t r = 0; r < min64(sw, s.W); ++r) {
+      int64_t found = 0;  // (weight offset, grad_y offset) pairs, in (kh, kw) order
+      for (int64_t a = 0; a < s.kh; ++a) {
+        if (row_of[a] < 0) continue;
+        for (int64_t b = 0; b < s.kw; ++b) {
+          const int64_t tw = r + s.pad_left - b * s.dilation_w;  // ow * stride_w for the phase's first pixel
+          if (((tw % sw) + sw) % sw != 0) continue;
+          taps[2 * found] = (a * s.kw + b) * CM;
+          taps[2 * found + 1] = row_of[a] + (tw / sw + g.left) * ps;
+          ++found;
+        }
+      }
+      const int64_t pixels = ceil_div(s.W - r, sw);
+      auto* gx_phase = gx_row + r * gx_pixel_stride;
+      const int64_t step = sw * gx_pixel_stride;
+      int64_t c = 0;
+      for (; c + Wd <= count; c += Wd)
+        input_grad_phase_nhwc<V, true>(rows + c, wp + c0 + c, taps, found, pixels, ps, step, Wd, gx_phase + c);
+      if (c < count)
+        input_grad_phase_nhwc<V, false>(rows + c, wp + c0 + c, taps, found, pixels, ps, step, int(count - c),
+                                        gx_phase + c);
+    }
+  }
+}
+
+// grad_x (when gx is not null; weights finite) and grad_weight, grad_bias (when gw is
+// not null), M == 1, either layout: NCHW data is transposed into the tasks' scratch and
+// grad_x out of it, so both layouts run the same vector loops with every lane busy.
+template <class V>
+void backward_bands(const DepthwiseShape& s, const typename V::value_type* gy, const typename V::value_type* x,
+                    const typename V::value_type* w, typename V::value_type* gx, typename V::value_type* gw,
+                    typename V::value_type* gb) {
   using T = typename V::value_type;
   using R = typename V::reg;
   constexpr int Wd = V::width;
+  const bool nchw = s.layout == Layout::NCHW;
   const int64_t CM = s.C, kk = s.kh * s.kw, chunks = ceil_div(CM, Wd);
-  const PaddedRows g = nhwc_padded_rows<T>(s);
-  const int64_t rows_per_band = band_rows(s, g.row_len, kNhwcBandBudget, s.N, kPartitionThreads);
-  const int64_t bands = ceil_div(s.Ho, rows_per_band), parts = s.N * bands;
+  const int64_t cb = min64(CM, kChannelBlock), blocks = ceil_div(CM, cb);
+  DepthwiseShape block = s;  // one block's channels, as the scratch holds them
+  block.C = cb;
+  const PaddedRows xg = nhwc_padded_rows<T>(block);
+  const int64_t rows_per_band = band_rows(s.Ho, (s.kh - 1) * s.dilation_h + 1, s.stride_h, xg.row_len,
+                                          kBackwardBandBytes / int64_t(sizeof(T)), 1, 0);
+  const int64_t bands = ceil_div(s.Ho, rows_per_band), parts = s.N * bands, tasks = parts * blocks;
+  const GradRows gg = grad_rows(s, cb);
+  // grad_y rows a band reads: those its input rows gather from, and its own (weight sums).
+  auto band_grad_rows = [&](int64_t band, int64_t& oh_lo, int64_t& oh_hi, int64_t& ih0, int64_t& ih1) {
+    const int64_t oh0 = band * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
+    oh_lo = gw ? oh0 : s.Ho;
+    oh_hi = gw ? oh1 : 0;
+    ih0 = ih1 = 0;
+    if (gx) {
+      int64_t lo, hi;
+      band_input_rows(s, band, bands, rows_per_band, ih0, ih1);
+      grad_rows_read(s, ih0, ih1, lo, hi);
+      if (hi > lo) oh_lo = min64(oh_lo, lo), oh_hi = max64(oh_hi, hi);
+    }
+    if (oh_hi < oh_lo) oh_hi = oh_lo = 0;
+  };
+  int64_t grad_rows_max = 0, input_rows_max = 0;
+  for (int64_t band = 0; band < bands; ++band) {
+    int64_t oh_lo, oh_hi, ih0, ih1;
+    band_grad_rows(band, oh_lo, oh_hi, ih0, ih1);
+    grad_rows_max = max64(grad_rows_max, oh_hi - oh_lo);
+    input_rows_max = max64(input_rows_max, ih1 - ih0);
+  }
+  ThreadScratch<T> packed(gx ? kk * CM : 1, 1);
+  if (gx) pack_weights_tap_major<V>(s, w, packed.get(0));
+  const T* wp = packed.get(0);
+  ThreadScratch<T> sums(gw ? (kk + 1) * CM : 1, gw ? int(parts) : 1);
+  std::vector<unsigned char> nonfinite(gw ? size_t(parts * chunks) : 0, 0);
+  const int threads = threads_for(tasks);
+  const int64_t x_len = gw ? padded_rows(s, rows_per_band) * xg.row_len : 0;
+  const int64_t grad_len = grad_rows_max * gg.row_len;
+  const int64_t gx_len = gx && nchw ? input_rows_max * s.W * cb : 0;  // an NCHW band's grad_x, pixel major
+  ThreadScratch<T> scratch(x_len + grad_len + gx_len, threads);
+  ThreadScratch<int64_t> tap_scratch(2 * kk + s.kh, threads);
   const auto full = pick_weight_sums<V, true>(s);
   const auto partial = pick_weight_sums<V, false>(s);
-  ThreadScratch<T> sums((kk + 1) * CM, int(parts));
-  std::vector<unsigned char> nonfinite(size_t(parts * chunks), 0);
-  const int threads = threads_for(parts);
-  ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
-  std::vector<int64_t> band_in_scratch(threads, -1);  // first output row of each thread's last band
-  parallel_for(parts, threads, [&](int64_t part, int thread) {
-    const int64_t n = part / bands, oh0 = (part % bands) * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
-    T* rows = scratch.get(thread);
-    gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows,
-                          band_in_scratch[thread] == oh0);
-    band_in_scratch[thread] = oh0;
-    const T* gy_img = gy + n * s.Ho * s.Wo * CM;
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const int64_t c0 = chunk * Wd;
-      const int lanes = int(min64(Wd, CM - c0));
+  parallel_for(tasks, threads, [&](int64_t task, int thread) {
+    const int64_t part = task / blocks, c0 = task % blocks * cb, count = min64(cb, CM - c0);
+    const int64_t n = part / bands, band = part % bands;
+    const int64_t oh0 = band * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
+    T* x_rows = scratch.get(thread);
+    T* grad = x_rows + x_len;
+    T* gx_band = grad + grad_len;
+    int64_t oh_lo, oh_hi, ih0, ih1;
+    band_grad_rows(band, oh_lo, oh_hi, ih0, ih1);
+    gather_grad_rows<V>(s, gg, gy + n * CM * s.Ho * s.Wo, c0, count, oh_lo, oh_hi, grad);
+    if (gx) {
+      T* gx_img = gx + n * CM * s.H * s.W;
+      if (!nchw) {
+        input_grad_band<V>(s, gg, grad, oh_lo, wp, c0, count, ih0, ih1, tap_scratch.get(thread),
+                           gx_img + ih0 * s.W * CM + c0, s.W * CM, CM);
+      } else {
+        input_grad_band<V>(s, gg, grad, oh_lo, wp, c0, count, ih0, ih1, tap_scratch.get(thread), gx_band, s.W * cb, cb);
+        for (int64_t ih = ih0; ih < ih1; ++ih)
+          copy_pixels_out_nchw<V>(gx_band + (ih - ih0) * s.W * cb, cb, s.H, s.W, c0, count, ih, s.W, gx_img);
+      }
+    }
+    if (!gw) return;
+    gather_padded_block<V>(s, xg, x + n * s.C * s.H * s.W, c0, count, oh0 * s.stride_h, padded_rows(s, oh1 - oh0),
+                           x_rows);
+    const T* gy_band = grad + (oh0 - oh_lo) * gg.row_len + gg.left * cb;
+    for (int64_t c = 0; c < count; c += Wd) {
+      const int lanes = int(min64(Wd, count - c));
       R probe = V::zero();
-      (lanes == Wd ? full : partial)(s, g, rows, gy_img, oh0, oh1, c0, lanes, sums.get(int(part)), probe);
-      nonfinite[size_t(part * chunks + chunk)] = V::hsum(probe) != T(0);
+      (lanes == Wd ? full : partial)(s, xg, x_rows + c, gy_band + c, gg.row_len, cb, oh1 - oh0, lanes,
+                                     sums.get(int(part)) + c0 + c, probe);
+      nonfinite[size_t(part * chunks + (c0 + c) / Wd)] = V::hsum(probe) != T(0);
     }
   });
+  if (!gw) return;
   // The parts, in order, per vector of channels; then tap major -> (CM, kh*kw).
   const int reduce_threads = threads_for(chunks);
-  ThreadScratch<T> lanes_scratch((kk + 1) * Wd + kk + 1, reduce_threads);
+  ThreadScratch<T> total_scratch((kk + 1) * (Wd + 1), reduce_threads);
   parallel_for(chunks, reduce_threads, [&](int64_t chunk, int thread) {
     const int64_t c0 = chunk * Wd;
     const int lanes = int(min64(Wd, CM - c0));
-    T* total = lanes_scratch.get(thread);
+    T* total = total_scratch.get(thread);
     bool redo = false;
     for (int64_t p = 0; p < parts; ++p) redo |= nonfinite[size_t(p * chunks + chunk)] != 0;
     for (int64_t t = 0; t <= kk; ++t) {
@@ -1180,187 +1427,6 @@ void backward_weight_nhwc_bands(const DepthwiseShape& s, const typename V::value
   });
 }
 
-// grad_x, NHWC, M == 1: each input pixel gathers grad_y * w over the taps that reached
-// it, in (kh, kw) order. The input pixels of one row that share a column phase (iw %
-// stride_w) share their taps, and consecutive ones read consecutive grad_y pixels, so
-// blocks of kBlock of them run like forward blocks over a copy of the grad_y rows with
-// zero columns around them. Weights must be finite (the zero columns are multiplied).
-struct GradRows {
-  int64_t left;          // zero pixels before output column 0
-  int64_t pixels;        // pixels per row, zero ones included
-  int64_t pixel_stride;  // elements from one pixel to the next (>= C)
-  int64_t row_len;
-};
-
-template <class T>
-GradRows grad_rows(const DepthwiseShape& s) {
-  GradRows g;
-  // Column phase r, block position i reads output column (r + pad_left - b * dilation_w) / stride_w + i.
-  g.left = ceil_div(max64(0, (s.kw - 1) * s.dilation_w - s.pad_left), s.stride_w);
-  const int64_t last = (s.stride_w - 1 + s.pad_left) / s.stride_w + round_up(ceil_div(s.W, s.stride_w), kBlock);
-  g.pixels = g.left + max64(s.Wo, last) + 1;
-  g.pixel_stride = nhwc_pixel_stride<T>(s.C);
-  g.row_len = g.pixels * g.pixel_stride;
-  return g;
-}
-
-template <class V, bool Full>
-void input_grad_phase_nhwc(const typename V::value_type* rows, const typename V::value_type* wp, const int64_t* taps,
-                           int64_t count, int64_t pixels, int64_t pixel_stride, int64_t gx_step, int64_t c0,
-                           int lanes, typename V::value_type* gx) {
-  using R = typename V::reg;
-  constexpr int U = kBlock;
-  for (int64_t i0 = 0; i0 < pixels; i0 += U) {
-    R acc[U];
-    for (int u = 0; u < U; ++u) acc[u] = V::zero();
-    const auto* base = rows + i0 * pixel_stride + c0;
-    for (int64_t t = 0; t < count; ++t) {
-      const R wv = load_lanes<V, Full>(wp + taps[2 * t] + c0, lanes);
-      const auto* src = base + taps[2 * t + 1];
-      for (int u = 0; u < U; ++u) acc[u] = V::fma(wv, load_lanes<V, Full>(src + u * pixel_stride, lanes), acc[u]);
-    }
-    for (int u = 0; u < U && i0 + u < pixels; ++u) store_lanes<V, Full>(gx + (i0 + u) * gx_step + c0, acc[u], lanes);
-  }
-}
-
-template <class V>
-void backward_input_nhwc_bands(const DepthwiseShape& s, const typename V::value_type* gy,
-                               const typename V::value_type* w, typename V::value_type* gx) {
-  using T = typename V::value_type;
-  constexpr int Wd = V::width;
-  const int64_t kk = s.kh * s.kw, CM = s.C, sh = s.stride_h, sw = s.stride_w;
-  ThreadScratch<T> packed(kk * CM, 1);
-  pack_weights_tap_major<V>(s, w, packed.get(0));
-  const T* wp = packed.get(0);
-  const GradRows g = grad_rows<T>(s);
-  const int64_t reach = (s.kh - 1) * s.dilation_h;
-  // Input rows per band: their grad_y rows fit the band budget; enough bands for the threads.
-  const int64_t fit = max64(1, kNhwcBandBudget / g.row_len * sh - reach);
-  int64_t rows_per_band = min64(s.H, fit);
-  const int64_t want_bands = ceil_div(4 * int64_t(num_threads()), s.N);
-  if (ceil_div(s.H, rows_per_band) < want_bands) rows_per_band = max64(1, ceil_div(s.H, want_bands));
-  const int64_t bands = ceil_div(s.H, rows_per_band);
-  const int64_t band_grad_rows = (rows_per_band - 1 + reach) / sh + 2;
-  const int threads = threads_for(s.N * bands);
-  ThreadScratch<T> scratch(band_grad_rows * g.row_len, threads);
-  ThreadScratch<int64_t> tap_scratch(2 * kk + s.kh, threads);
-  parallel_for(s.N * bands, threads, [&](int64_t task, int thread) {
-    const int64_t n = task / bands, ih0 = (task % bands) * rows_per_band, ih1 = min64(s.H, ih0 + rows_per_band);
-    // grad_y rows [oh_lo, oh_hi) reach input rows [ih0, ih1).
-    const int64_t oh_lo = min64(s.Ho, ceil_div(max64(0, ih0 + s.pad_top - reach), sh));
-    const int64_t oh_hi = max64(oh_lo, min64(s.Ho, (ih1 - 1 + s.pad_top) / sh + 1));
-    T* rows = scratch.get(thread);
-    const T* gy_img = gy + n * s.Ho * s.Wo * CM;
-    for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-      T* dst = rows + (oh - oh_lo) * g.row_len;
-      zero_span<V>(dst, g.left * g.pixel_stride);
-      const T* src = gy_img + oh * s.Wo * CM;
-      if (g.pixel_stride == CM) copy_span<V>(dst + g.left * CM, src, s.Wo * CM);
-      else
-        for (int64_t ow = 0; ow < s.Wo; ++ow) copy_span<V>(dst + (g.left + ow) * g.pixel_stride, src + ow * CM, CM);
-      zero_span<V>(dst + (g.left + s.Wo) * g.pixel_stride, (g.pixels - g.left - s.Wo) * g.pixel_stride);
-    }
-    int64_t* taps = tap_scratch.get(thread);  // (weight offset, grad_y offset) pairs
-    int64_t* row_of = taps + 2 * kk;          // per kernel row: its grad_y row's offset, or -1
-    for (int64_t ih = ih0; ih < ih1; ++ih) {
-      for (int64_t a = 0; a < s.kh; ++a) {
-        const int64_t th = ih + s.pad_top - a * s.dilation_h;  // oh * stride_h, if kernel row a reached ih
-        row_of[a] = (th >= 0 && th % sh == 0 && th / sh < s.Ho) ? (th / sh - oh_lo) * g.row_len : -1;
-      }
-      T* gx_row = gx + (n * s.H + ih) * s.W * CM;
-      for (int64_t r = 0; r < min64(sw, s.W); ++r) {
-        int64_t count = 0;
-        for (int64_t a = 0; a < s.kh; ++a) {
-          if (row_of[a] < 0) continue;
-          for (int64_t b = 0; b < s.kw; ++b) {
-            const int64_t tw = r + s.pad_left - b * s.dilation_w;  // ow * stride_w for the phase's first pixel
-            if (((tw % sw) + sw) % sw != 0) continue;
-            taps[2 * count] = (a * s.kw + b) * CM;
-            taps[2 * count + 1] = row_of[a] + (tw / sw + g.left) * g.pixel_stride;
-            ++count;
-          }
-        }
-        const int64_t pixels = ceil_div(s.W - r, sw);
-        T* gx_phase = gx_row + r * CM;
-        int64_t c0 = 0;
-        for (; c0 + Wd <= CM; c0 += Wd)
-          input_grad_phase_nhwc<V, true>(rows, wp, taps, count, pixels, g.pixel_stride, sw * CM, c0, Wd, gx_phase);
-        if (c0 < CM)
-          input_grad_phase_nhwc<V, false>(rows, wp, taps, count, pixels, g.pixel_stride, sw * CM, c0, int(CM - c0),
-                                          gx_phase);
-      }
-    }
-  });
-}
-
-
-// ---------------------------------------------------------------------------------
-// Backward, NCHW with M == 1: one image at a time, grad_y and x moved to NHWC scratch
-// and through the NHWC band kernels above, grad_x moved back. The NHWC kernels keep
-// every vector lane busy on planes of any width, and the moves, an image at a time,
-// stay in cache; the scattering NCHW kernels below serve M > 1 and infinite weights.
-
-// planes (C, P) -> pixels (P, C) (to_pixels) or back, one piece of P per task.
-template <class V>
-void move_image(const typename V::value_type* src, typename V::value_type* dst, int64_t C, int64_t P, bool to_pixels) {
-  const int64_t piece = round_up(ceil_div(P, 4 * int64_t(num_threads())), 4 * V::width), pieces = ceil_div(P, piece);
-  parallel_for(pieces, threads_for(pieces), [&](int64_t t, int) {
-    const int64_t p0 = t * piece, count = min64(piece, P - p0);
-    if (to_pixels) transpose_into<V>(src + p0, C, count, dst + p0 * C, C, P);
-    else transpose_into<V>(src + p0 * C, count, C, dst + p0, P, C);
-  });
-}
-
-// The shape of one image of an NCHW call, as an NHWC call.
-inline DepthwiseShape nhwc_image(const DepthwiseShape& s) {
-  DepthwiseShape image = s;
-  image.N = 1;
-  image.layout = Layout::NHWC;
-  return image;
-}
-
-template <class V>
-void backward_input_nchw_by_images(const DepthwiseShape& s, const typename V::value_type* gy,
-                                   const typename V::value_type* w, typename V::value_type* gx) {
-  using T = typename V::value_type;
-  const DepthwiseShape image = nhwc_image(s);
-  const int64_t in_len = s.C * s.H * s.W, out_len = s.C * s.Ho * s.Wo;
-  ThreadScratch<T> scratch(out_len + in_len, 1);
-  T* gy_pixels = scratch.get(0);
-  T* gx_pixels = gy_pixels + out_len;
-  for (int64_t n = 0; n < s.N; ++n) {
-    move_image<V>(gy + n * out_len, gy_pixels, s.C, s.Ho * s.Wo, true);
-    backward_input_nhwc_bands<V>(image, gy_pixels, w, gx_pixels);
-    move_image<V>(gx_pixels, gx + n * in_len, s.C, s.H * s.W, false);
-  }
-}
-
-// Per image, then the images' sums added in order.
-template <class V>
-void backward_weight_nchw_by_images(const DepthwiseShape& s, const typename V::value_type* gy,
-                                    const typename V::value_type* x, typename V::value_type* gw,
-                                    typename V::value_type* gb) {
-  using T = typename V::value_type;
-  const DepthwiseShape image = nhwc_image(s);
-  const int64_t in_len = s.C * s.H * s.W, out_len = s.C * s.Ho * s.Wo, sums = s.C * (s.kh * s.kw + 1);
-  ThreadScratch<T> scratch(out_len + in_len + sums, 1);
-  T* gy_pixels = scratch.get(0);
-  T* x_pixels = gy_pixels + out_len;
-  T* image_sums = x_pixels + in_len;
-  const int64_t gw_len = s.C * s.kh * s.kw;
-  for (int64_t n = 0; n < s.N; ++n) {
-    move_image<V>(gy + n * out_len, gy_pixels, s.C, s.Ho * s.Wo, true);
-    move_image<V>(x + n * in_len, x_pixels, s.C, s.H * s.W, true);
-    T* gw_n = n == 0 ? gw : image_sums;
-    T* gb_n = n == 0 ? gb : (gb ? image_sums + gw_len : nullptr);
-    backward_weight_nhwc_bands<V>(image, gy_pixels, x_pixels, gw_n, gb_n);
-    if (n > 0) {
-      for (int64_t i = 0; i < gw_len; ++i) gw[i] += gw_n[i];
-      for (int64_t i = 0; gb && i < s.C; ++i) gb[i] += gb_n[i];
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------
 template <class V>
 void depthwise_forward(const DepthwiseShape& s, const typename V::value_type* x,
@@ -1372,29 +1438,33 @@ void depthwise_forward(const DepthwiseShape& s, const typename V::value_type* x,
 }
 
 template <class V>
-void depthwise_backward_input(const DepthwiseShape& s, const typename V::value_type* gy,
-                              const typename V::value_type* w, typename V::value_type* gx) {
-  if (!depthwise_compact(s)) backward_input_direct<V>(s, gy, w, gx);
-  else if (s.M > 1 || !all_finite<V>(w, s.C * s.kh * s.kw))
-    s.layout == Layout::NCHW ? backward_input_nchw<V>(s, gy, w, gx) : backward_input_nhwc<V>(s, gy, w, gx);
-  else if (s.layout == Layout::NCHW) backward_input_nchw_by_images<V>(s, gy, w, gx);
-  else backward_input_nhwc_bands<V>(s, gy, w, gx);
-}
-
-template <class V>
-void depthwise_backward_weight(const DepthwiseShape& s, const typename V::value_type* gy,
-                               const typename V::value_type* x, typename V::value_type* gw,
-                               typename V::value_type* gb) {
-  if (!depthwise_compact(s)) backward_weight_direct<V>(s, gy, x, gw, gb);
-  else if (s.M > 1) s.layout == Layout::NCHW ? backward_weight_nchw<V>(s, gy, x, gw, gb)
-                                              : backward_weight_nhwc<V>(s, gy, x, gw, gb);
-  else if (s.layout == Layout::NCHW) backward_weight_nchw_by_images<V>(s, gy, x, gw, gb);
-  else backward_weight_nhwc_bands<V>(s, gy, x, gw, gb);
+void depthwise_backward(const DepthwiseShape& s, const typename V::value_type* gy, const typename V::value_type* x,
+                        const typename V::value_type* w, typename V::value_type* gx, typename V::value_type* gw,
+                        typename V::value_type* gb) {
+  const bool nchw = s.layout == Layout::NCHW;
+  if (!depthwise_compact(s)) {
+    if (gx) backward_input_direct<V>(s, gy, w, gx);
+    if (gw) backward_weight_direct<V>(s, gy, x, gw, gb);
+    return;
+  }
+  if (s.M > 1) {
+    if (gx) nchw ? backward_input_nchw<V>(s, gy, w, gx) : backward_input_nhwc<V>(s, gy, w, gx);
+    if (gw) nchw ? backward_weight_nchw<V>(s, gy, x, gw, gb) : backward_weight_nhwc<V>(s, gy, x, gw, gb);
+    return;
+  }
+  // The band kernels multiply weights by zero columns of grad_y: infinite weights take
+  // the kernels that skip them.
+  if (gx && !all_finite<V>(w, s.C * s.kh * s.kw)) {
+    nchw ? backward_input_nchw<V>(s, gy, w, gx) : backward_input_nhwc<V>(s, gy, w, gx);
+    gx = nullptr;
+    if (!gw) return;
+  }
+  backward_bands<V>(s, gy, x, w, gx, gw, gb);
 }
 
 template <class V>
 constexpr DepthwiseKernels<typename V::value_type> depthwise_kernels() {
-  return {depthwise_forward<V>, depthwise_backward_input<V>, depthwise_backward_weight<V>};
+  return {depthwise_forward<V>, depthwise_backward<V>};
 }
 
 }  // namespace

@@ -19,8 +19,11 @@ def int_tuple(value: Any, name: str, length: int, forms: str | None = None) -> t
     """An int, or a sequence of `length` ints, as a tuple of `length` Python ints within
     int64. `forms` describes the accepted forms in messages (default: "an int or
     `length` ints")."""
-    if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:  # the common case, first
+    if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:  # the common cases, first
         return (value,) * length
+    if (type(value) is tuple or type(value) is list) and len(value) == length and all(
+            type(v) is int and _INT64_MIN <= v <= _INT64_MAX for v in value):
+        return tuple(value)
     forms = forms or f"an int or {length} ints"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         items = (int(value),) * length

@@ -52,9 +52,8 @@ int check(const DepthwiseShape& s, std::mt19937_64& rng) {
   std::vector<float> y_ref(gy.size(), NAN), y(gy.size(), NAN);
   cpu.forward(s, x.data(), w.data(), b.data(), Activation::silu, y_ref.data());
   std::vector<float> gx_ref(x.size(), NAN), gx(x.size(), NAN);
-  cpu.backward_input(s, gy.data(), w.data(), gx_ref.data());
   std::vector<float> gw_ref(w.size(), NAN), gw(w.size(), NAN), gb_ref(b.size(), NAN), gb(b.size(), NAN);
-  cpu.backward_weight(s, gy.data(), x.data(), gw_ref.data(), gb_ref.data());
+  cpu.backward(s, gy.data(), x.data(), w.data(), gx_ref.data(), gw_ref.data(), gb_ref.data());
   try {
     opzoo::cuda::depthwise_forward(s, opzoo::DType::float32, x.data(), w.data(), b.data(), Activation::silu, y.data(),
                                    nullptr);

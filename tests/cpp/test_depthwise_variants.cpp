@@ -85,12 +85,14 @@ int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt
   std::vector<float> y_ref(y_size, NAN), y(y_size, NAN);
   portable.forward(s, x.data(), w.data(), b.data(), Activation(act), y_ref.data());
   variant.table->forward(s, x.data(), w.data(), b.data(), Activation(act), y.data());
-  std::vector<float> gx_ref(x.size(), NAN), gx(x.size(), NAN);
-  portable.backward_input(s, gy.data(), w.data(), gx_ref.data());
-  variant.table->backward_input(s, gy.data(), w.data(), gx.data());
-  std::vector<float> gw_ref(w.size(), NAN), gw(w.size(), NAN), gb_ref(b.size(), NAN), gb(b.size(), NAN);
-  portable.backward_weight(s, gy.data(), x.data(), gw_ref.data(), gb_ref.data());
-  variant.table->backward_weight(s, gy.data(), x.data(), gw.data(), gb.data());
+  // Backward: both gradients in one pass, and each alone (the other's arrays null).
+  std::vector<float> gx_ref(x.size(), NAN), gx(x.size(), NAN), gx_alone(x.size(), NAN);
+  std::vector<float> gw_ref(w.size(), NAN), gw(w.size(), NAN), gw_alone(w.size(), NAN);
+  std::vector<float> gb_ref(b.size(), NAN), gb(b.size(), NAN), gb_alone(b.size(), NAN);
+  portable.backward(s, gy.data(), x.data(), w.data(), gx_ref.data(), gw_ref.data(), gb_ref.data());
+  variant.table->backward(s, gy.data(), x.data(), w.data(), gx.data(), gw.data(), gb.data());
+  variant.table->backward(s, gy.data(), nullptr, w.data(), gx_alone.data(), nullptr, nullptr);
+  variant.table->backward(s, gy.data(), x.data(), nullptr, nullptr, gw_alone.data(), gb_alone.data());
 
   // Weight gradients are reductions over N*Ho*Wo terms: rounding grows with their count.
   const double reduction_tol = 1e-6 * std::sqrt(double(s.N * s.Ho * s.Wo) + 1.0) * 4;
@@ -100,7 +102,10 @@ int check_case(const DepthwiseShape& s, int act, const Variant& variant, std::mt
   } checks[] = {{"forward", relative_error(y, y_ref), 1e-5},
                 {"grad_x", relative_error(gx, gx_ref), 1e-5},
                 {"grad_weight", relative_error(gw, gw_ref), reduction_tol},
-                {"grad_bias", relative_error(gb, gb_ref), reduction_tol}};
+                {"grad_bias", relative_error(gb, gb_ref), reduction_tol},
+                {"grad_x alone", relative_error(gx_alone, gx_ref), 1e-5},
+                {"grad_weight alone", relative_error(gw_alone, gw_ref), reduction_tol},
+                {"grad_bias alone", relative_error(gb_alone, gb_ref), reduction_tol}};
   for (const auto& c : checks)
     if (!(c.err <= c.tol)) {
       std::printf("FAIL %s %s: relative error %.3g > %.3g\n  %s\n", opzoo::simd_level_name(variant.level), c.what, c.err, c.tol,

@@ -24,15 +24,17 @@ struct DepthwiseShape {
 };
 
 // One back end's kernels for one dtype. Each writes every element of its outputs.
+// backward computes grad_x (weight, grad_y -> grad_x) when grad_x is not null, and
+// grad_weight and grad_bias (x, grad_y -> sums) when grad_weight is not null, in one
+// pass where it can; x may be null without grad_weight, weight without grad_x, and
 // grad_bias may be null. All run on num_threads() threads and give the same bits
 // whatever that number is.
 template <class T>
 struct DepthwiseKernels {
   void (*forward)(const DepthwiseShape&, const T* x, const T* weight, const T* bias,
                   Activation act, T* y);
-  void (*backward_input)(const DepthwiseShape&, const T* grad_y, const T* weight, T* grad_x);
-  void (*backward_weight)(const DepthwiseShape&, const T* grad_y, const T* x, T* grad_weight,
-                          T* grad_bias);
+  void (*backward)(const DepthwiseShape&, const T* grad_y, const T* x, const T* weight, T* grad_x,
+                   T* grad_weight, T* grad_bias);
 };
 
 // The kernels for the current simd_level() (float) or the portable ones (double).

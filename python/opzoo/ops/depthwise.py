@@ -168,14 +168,9 @@ def backward(grad_out, x, weight, bias, stride, padding, dilation, layout, activ
         gz = be.empty(tuple(gk.shape), like=gk)
         be.run("activation_backward", (z, gk, gz), activation)
         gk = gz
-    grad_x = grad_w = grad_b = None
-    if input_grad:
-        grad_x = be.empty(tuple(xk.shape), like=xk)
-        be.run("depthwise_backward_input", (gk, wk, grad_x), *params, memory)
-        grad_x = be.wrap(to_layout(be, grad_x, memory, layout))
-    if weight_grad:
-        grad_w = be.empty(tuple(wk.shape), like=wk)
-        grad_b = be.empty((wk.shape[0],), like=wk)
-        be.run("depthwise_backward_weight", (gk, xk, grad_w, grad_b), *params, memory)
-        grad_w, grad_b = be.wrap(grad_w), be.wrap(grad_b)
-    return grad_x, grad_w, grad_b
+    grad_x = be.empty(tuple(xk.shape), like=xk) if input_grad else None
+    grad_w = be.empty(tuple(wk.shape), like=wk) if weight_grad else None
+    grad_b = be.empty((wk.shape[0],), like=wk) if weight_grad else None
+    be.run("depthwise_backward", (gk, xk, wk, grad_x, grad_w, grad_b), *params, memory)
+    return (None if grad_x is None else be.wrap(to_layout(be, grad_x, memory, layout)),
+            None if grad_w is None else be.wrap(grad_w), None if grad_b is None else be.wrap(grad_b))
