@@ -56,30 +56,23 @@ void store_lanes(typename V::value_type* p, typename V::reg v, int lanes) {
   else V::store_n(p, v, lanes);
 }
 
-// src (rows, cols), its rows src_stride elements apart -> dst (cols, rows), dst's rows
-// dst_stride elements apart, by register transposes of width x width tiles: for packing
-// weights (channels, taps) tap major, so one vector load serves consecutive channels,
-// and for moving images between NCHW and NHWC.
+// src (rows, cols) -> dst (cols, rows), dst's rows dst_stride elements apart, by
+// register transposes of width x width tiles: for packing weights (channels, taps) tap
+// major, so one vector load serves consecutive channels.
 template <class V>
 void transpose_into(const typename V::value_type* src, int64_t rows, int64_t cols, typename V::value_type* dst,
-                    int64_t dst_stride, int64_t src_stride) {
+                    int64_t dst_stride) {
   constexpr int Wd = V::width;
   for (int64_t r0 = 0; r0 < rows; r0 += Wd) {
     const int lanes = int(min64(Wd, rows - r0));
     for (int64_t c0 = 0; c0 < cols; c0 += Wd) {
       const int count = int(min64(Wd, cols - c0));
       typename V::reg r[Wd];
-      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(src + (r0 + l) * src_stride + c0, count) : V::zero();
+      for (int l = 0; l < Wd; ++l) r[l] = l < lanes ? V::load_n(src + (r0 + l) * cols + c0, count) : V::zero();
       V::transpose(r);
       for (int j = 0; j < count; ++j) V::store_n(dst + (c0 + j) * dst_stride + r0, r[j], lanes);
     }
   }
-}
-
-template <class V>
-void transpose_into(const typename V::value_type* src, int64_t rows, int64_t cols, typename V::value_type* dst,
-                    int64_t dst_stride) {
-  transpose_into<V>(src, rows, cols, dst, dst_stride, cols);
 }
 
 }  // namespace

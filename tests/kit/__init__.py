@@ -123,6 +123,18 @@ class KitEntry:
     #: cap: MemoryError or ValueError allowed).
     int_calls: Callable[[], Any] | None = None
     int_outcome: Callable[[Call], str] | None = None
+    #: None: the op takes every array type (NumPy, torch, ...), and mixing them is an
+    #: error the suite checks. "torch": a torch op, whose entry turns the suite's NumPy
+    #: arrays into tensors (anything else passes through, for the op to refuse).
+    array_library: str | None = None
+    #: The arrays a caller passes and may get wrong, which the argument tests change
+    #: (default: every array). The autograd entry of a torch op leaves out grad_out,
+    #: which autograd hands over and checks itself.
+    argument_arrays: tuple[str, ...] | None = None
+
+    def arguments(self, arrays: dict[str, Any]) -> list[str]:
+        """The names of the given (not None) arrays of a call that the argument tests change."""
+        return [k for k, a in arrays.items() if a is not None and (self.argument_arrays is None or k in self.argument_arrays)]
 
 
 def huge_ints():

@@ -3,7 +3,10 @@ conv2d(groups=C) as the peer, and what a user can get wrong."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pytest
 
 import opzoo
 from opzoo import reference
@@ -257,6 +260,79 @@ def _torch_places_specials(call, name):
     return name == "bias" or (name == "x" and ("grad_out" not in arrays or params.get("activation") is None))
 
 
+# opzoo.torch's op, forward and through autograd, on the same calls. The entries turn
+# NumPy arrays into tensors as a torch user holds them: sharing memory and strides
+# (negative strides and other byte orders, which torch lacks, through a copy) and an NHWC
+# array as the channels_last NCHW tensor it is; anything else reaches the op unchanged.
+
+
+def _torch_or_skip():
+    return pytest.importorskip("torch", reason="the opzoo.torch entries need torch (pip install torch)")
+
+
+def _as_tensor(torch, a):
+    if not isinstance(a, np.ndarray):
+        return a
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    if any(st < 0 for st in a.strides):
+        a = a.copy()
+    with warnings.catch_warnings():  # read-only arrays: the op never writes its inputs
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(a)
+
+
+def _nchw_tensor(torch, a, layout):
+    t = _as_tensor(torch, a)
+    return t.permute(0, 3, 1, 2) if layout == "NHWC" and isinstance(t, torch.Tensor) and t.dim() == 4 else t
+
+
+def _torch_op_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, layout="NCHW", activation=None):
+    torch = _torch_or_skip()
+    import opzoo.torch
+
+    y = opzoo.torch.depthwise_conv2d(_nchw_tensor(torch, x, layout), _as_tensor(torch, weight),
+                                     _as_tensor(torch, bias), stride, padding, dilation, activation)
+    return _from_torch(y, layout)
+
+
+def _leaf(t):
+    """A tensor that collects its gradient (floating dtypes: others reach the op as they are, to be refused)."""
+    floating = getattr(t, "is_floating_point", lambda: False)()
+    return t.detach().requires_grad_() if floating else t
+
+
+def _torch_op_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, layout="NCHW",
+                       activation=None):
+    """grad_x, grad_weight and grad_bias from autograd; without a bias, a zero bias collects grad_bias."""
+    torch = _torch_or_skip()
+    import opzoo.torch
+
+    xt, wt = _leaf(_as_tensor(torch, x)), _leaf(_as_tensor(torch, weight))
+    if bias is None and isinstance(wt, torch.Tensor) and wt.dim() == 4:
+        bt = torch.zeros(wt.shape[0], dtype=wt.dtype, requires_grad=wt.is_floating_point())
+    else:
+        bt = _leaf(_as_tensor(torch, bias))
+    x_nchw = xt.permute(0, 3, 1, 2) if layout == "NHWC" and isinstance(xt, torch.Tensor) and xt.dim() == 4 else xt
+    y = opzoo.torch.depthwise_conv2d(x_nchw, wt, bt, stride, padding, dilation, activation)
+    g = _nchw_tensor(torch, grad_out, layout)
+    if g.shape != y.shape:  # autograd refuses it (RuntimeError) before any op sees it
+        raise ValueError(f"grad_out: expected shape {tuple(y.shape)}, got {tuple(g.shape)}")
+    y.backward(g)
+    return tuple(t.grad.numpy() for t in (xt, wt, bt))
+
+
+def _bad_torch(table):
+    """A table for the torch op: no out=, no grad_out (autograd's), and non-tensors refused as such."""
+    kept = [b for b in table if not b.label.startswith(("out", "grad_out", "layout"))
+            and b.label not in ("x a list", "bias a memoryview")]
+    return kept + [
+        BadInput("x a list", _changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected a torch.Tensor"),
+        BadInput("bias a memoryview", _changed("bias", lambda a: memoryview(a["bias"])), TypeError,
+                 r"bias: expected a torch.Tensor"),
+    ]
+
+
 ENTRIES = [
     KitEntry("depthwise_conv2d", opzoo.depthwise_conv2d, _forward_call, reference.depthwise_conv2d,
              _torch_peer_forward, "torch", _valid_forward, _BAD_FORWARD,
@@ -270,4 +346,18 @@ ENTRIES = [
              zero_size_calls=_zero_size_backward, special_arrays=("grad_out", "x", "weight"),
              peer_places_specials=_torch_places_specials,
              int_calls=lambda: _int_calls(True), int_outcome=_int_outcome),
+    # No int_calls: the torch op normalises its integers with the functional API's code,
+    # whose entries above run those calls; a child process with torch imported would not
+    # fit the huge-integer tests' address-space cap.
+    KitEntry("torch.depthwise_conv2d", _torch_op_forward, _forward_call, reference.depthwise_conv2d,
+             _torch_peer_forward, "torch", _valid_forward, _bad_torch(_BAD_FORWARD),
+             dtypes=(np.float32, np.float64), optional=("bias",), zero_size_calls=_zero_size_forward,
+             special_arrays=("x", "weight", "bias"), peer_places_specials=_torch_places_specials,
+             array_library="torch"),
+    KitEntry("torch.depthwise_conv2d autograd", _torch_op_backward, _backward_call,
+             reference.depthwise_conv2d_backward, _torch_peer_backward, "torch", _valid_backward,
+             _bad_torch(_BAD_BACKWARD), rtol=(1e-5, 1e-4, 1e-4), dtypes=(np.float32, np.float64),
+             optional=("bias",), zero_size_calls=_zero_size_backward, special_arrays=("grad_out", "x", "weight"),
+             peer_places_specials=_torch_places_specials, array_library="torch",
+             argument_arrays=("x", "weight", "bias")),
 ]

@@ -1,6 +1,11 @@
-"""Depthwise conv2d's benchmark cases (PERF.md case A, on the CPU and on a GPU) and demo."""
+"""Depthwise conv2d's benchmark cases and demo: PERF.md case A (the layers, on the CPU
+and on a GPU), A2 (the layers' forward+backward through autograd, when torch is
+installed) and L (timm's efficientnet_b0 with and without opzoo.torch.convert, when
+timm is installed)."""
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 
@@ -110,6 +115,118 @@ register_case(BenchCase(
     "A", "depthwise conv2d, EfficientNet-B0 layers, batch {batch}, float32 and float16 against torch's cuDNN path",
     case_a_gpu_rows, [OPZOO_NCHW, OPZOO_NHWC, TORCH_NCHW, TORCH_CL], RATIOS,
     params=lambda quick: {"batch": CASE_A_GPU_BATCH}, device="gpu"))
+
+
+OPZOO_TORCH_NCHW, OPZOO_TORCH_CL = "opzoo.torch NCHW", "opzoo.torch channels_last"
+A2_RATIOS = [(OPZOO_TORCH_NCHW, TORCH_NCHW), (OPZOO_TORCH_CL, TORCH_CL)]
+
+
+def _forward_backward(op, x, w, g):
+    """One training step of a layer: forward, backward from `g`; the gradients it left."""
+    x.grad = w.grad = None
+    op(x, w).backward(g)
+    return x.grad, w.grad
+
+
+def case_a2_rows(quick: bool = False, seed: int = 0) -> list[Row]:
+    """Every case A layer, forward+backward through autograd (grad_x and grad_weight):
+    opzoo.torch and torch's conv2d, NCHW and channels_last; gradients checked against
+    the NumPy reference's."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..torch import depthwise_conv2d as opzoo_torch
+
+    batch = 2 if quick else CASE_A_BATCH
+    rng = np.random.default_rng(seed)
+    rows = []
+    for C, H, k, s in EFFICIENTNET_B0_DEPTHWISE:
+        p = k // 2
+        x = rng.standard_normal((batch, C, H, H), dtype=np.float32)
+        w = (rng.standard_normal((C, 1, k, k), dtype=np.float32) / k).astype(np.float32)
+        g = rng.standard_normal(reference.depthwise_conv2d(x[:1], w, stride=s, padding=p).shape[1:], dtype=np.float32)
+        g = np.broadcast_to(g, (batch, *g.shape)).copy() * rng.standard_normal((batch, 1, 1, 1), dtype=np.float32)
+        want_x, want_w, _ = reference.depthwise_conv2d_backward(g, x, w, stride=s, padding=p)
+        scale_x, scale_w = np.abs(want_x).max() + 1.0, np.abs(want_w).max() + 1.0
+
+        def check(result, want_x=want_x, want_w=want_w, scale_x=scale_x, scale_w=scale_w):
+            gx, gw = (t.detach().double().numpy() for t in result)
+            return max(float(np.abs(gx - want_x).max() / scale_x), float(np.abs(gw - want_w).max() / scale_w))
+
+        impls = {}
+        for channels_last, ours, theirs in ((False, OPZOO_TORCH_NCHW, TORCH_NCHW), (True, OPZOO_TORCH_CL, TORCH_CL)):
+            xt = torch.from_numpy(x)
+            gt = torch.from_numpy(g)
+            if channels_last:
+                xt, gt = (t.contiguous(memory_format=torch.channels_last) for t in (xt, gt))
+            xt.requires_grad_()
+            wt = torch.from_numpy(w.copy()).requires_grad_()
+            impls[ours] = lambda xt=xt, wt=wt, gt=gt, s=s, p=p: _forward_backward(
+                lambda a, b: opzoo_torch(a, b, stride=s, padding=p), xt, wt, gt)
+            impls[theirs] = lambda xt=xt, wt=wt, gt=gt, s=s, p=p, C=C: _forward_backward(
+                lambda a, b: F.conv2d(a, b, None, s, p, 1, C), xt, wt, gt)
+        rows.append(Row(_label(C, H, k, s), impls, check, 1e-4))
+    return rows
+
+
+if importlib.util.find_spec("torch") is not None:
+    register_case(BenchCase(
+        "A2", "depthwise conv2d forward+backward through autograd, EfficientNet-B0 layers, batch {batch}, float32",
+        case_a2_rows, [OPZOO_TORCH_NCHW, OPZOO_TORCH_CL, TORCH_NCHW, TORCH_CL], A2_RATIOS,
+        params=lambda quick: {"batch": 2 if quick else CASE_A_BATCH}))
+
+TIMM, TIMM_CONVERTED = "timm", "timm + opzoo.torch.convert"
+CASE_L_BATCH = 8
+
+
+def _train_step(model, x):
+    model.zero_grad(set_to_none=True)
+    y = model(x)
+    y.float().square().mean().backward()
+    return y.detach()
+
+
+def case_l_rows(quick: bool = False, seed: int = 0) -> list[Row]:
+    """timm efficientnet_b0, channels_last, at 224 px: a training step (forward and
+    backward from a loss) and inference, plain and converted; the converted model's
+    logits checked against the plain model's."""
+    import timm
+    import torch
+
+    from ..torch import convert
+
+    batch = 2 if quick else CASE_L_BATCH
+    torch.manual_seed(seed)
+    plain = timm.create_model("efficientnet_b0", pretrained=False, drop_rate=0.0, drop_path_rate=0.0).to(memory_format=torch.channels_last)
+    converted = convert(plain)
+    x = torch.randn(batch, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    rows = []
+    for label, train in (("train step", True), ("inference", False)):
+        for m in (plain, converted):
+            m.train(train)
+        if train:
+            impls = {TIMM: lambda: _train_step(plain, x), TIMM_CONVERTED: lambda: _train_step(converted, x)}
+        else:
+            impls = {TIMM: lambda: _infer(plain, x), TIMM_CONVERTED: lambda: _infer(converted, x)}
+        want = impls[TIMM]().double().numpy()
+        scale = np.abs(want).max() + 1.0
+        rows.append(Row(label, impls, lambda y, want=want, scale=scale: float(np.abs(y.double().numpy() - want).max() / scale),
+                        1e-4))
+    return rows
+
+
+def _infer(model, x):
+    import torch
+
+    with torch.no_grad():
+        return model(x)
+
+
+if importlib.util.find_spec("torch") is not None and importlib.util.find_spec("timm") is not None:
+    register_case(BenchCase(
+        "L", "timm efficientnet_b0, batch {batch}, channels_last, 224 px, float32: plain and converted",
+        case_l_rows, [TIMM, TIMM_CONVERTED], [(TIMM_CONVERTED, TIMM)],
+        params=lambda quick: {"batch": 2 if quick else CASE_L_BATCH}))
 
 
 def _demo() -> tuple[str, bool]:
