@@ -35,7 +35,10 @@ std::atomic<int>& thread_count() {
 
 // Blocks kept per calling thread, and the largest block worth keeping: bigger ones
 // come and go with each call rather than pinning memory for the thread's lifetime.
-constexpr int kScratchSlots = 4;
+// A kernel takes up to five blocks at once; the layers of a network call kernels with
+// scratch of many sizes in turn, and each block freed and allocated anew costs page
+// faults on its first touch (a tenth of a millisecond per megabyte).
+constexpr int kScratchSlots = 8;
 constexpr size_t kScratchKeepBytes = size_t(16) << 20;
 
 struct ScratchSlot {
@@ -61,22 +64,29 @@ void* aligned_block(size_t bytes) {
 
 }  // namespace
 
+// The smallest free block that holds `bytes`; else the largest free one, grown to hold
+// them, so the blocks settle at the sizes the calls need.
 void* scratch_acquire(size_t bytes) {
   if (bytes == 0) bytes = 64;
+  if (bytes > kScratchKeepBytes) return aligned_block(bytes);
+  ScratchSlot* fit = nullptr;
+  ScratchSlot* largest = nullptr;
   for (ScratchSlot& s : scratch_cache.slots) {
     if (s.in_use) continue;
-    if (s.capacity < bytes) {
-      if (bytes > kScratchKeepBytes) break;
-      std::free(s.block);
-      s.block = nullptr;
-      s.capacity = 0;
-      s.block = aligned_block(bytes);
-      s.capacity = bytes;
-    }
-    s.in_use = true;
-    return s.block;
+    if (s.capacity >= bytes && (!fit || s.capacity < fit->capacity)) fit = &s;
+    if (!largest || s.capacity > largest->capacity) largest = &s;
   }
-  return aligned_block(bytes);
+  if (!fit) {
+    if (!largest) return aligned_block(bytes);
+    std::free(largest->block);
+    largest->block = nullptr;
+    largest->capacity = 0;
+    largest->block = aligned_block(bytes);
+    largest->capacity = bytes;
+    fit = largest;
+  }
+  fit->in_use = true;
+  return fit->block;
 }
 
 void scratch_release(void* block) {

@@ -180,6 +180,7 @@ CASE_L_BATCH = 8
 
 
 def _train_step(model, x):
+    model.train()
     model.zero_grad(set_to_none=True)
     y = model(x)
     y.float().square().mean().backward()
@@ -197,17 +198,15 @@ def case_l_rows(quick: bool = False, seed: int = 0) -> list[Row]:
 
     batch = 2 if quick else CASE_L_BATCH
     torch.manual_seed(seed)
-    plain = timm.create_model("efficientnet_b0", pretrained=False, drop_rate=0.0, drop_path_rate=0.0).to(memory_format=torch.channels_last)
-    converted = convert(plain)
     x = torch.randn(batch, 3, 224, 224).contiguous(memory_format=torch.channels_last)
     rows = []
-    for label, train in (("train step", True), ("inference", False)):
-        for m in (plain, converted):
-            m.train(train)
-        if train:
-            impls = {TIMM: lambda: _train_step(plain, x), TIMM_CONVERTED: lambda: _train_step(converted, x)}
-        else:
-            impls = {TIMM: lambda: _infer(plain, x), TIMM_CONVERTED: lambda: _infer(converted, x)}
+    for label, step in (("train step", _train_step), ("inference", _infer)):
+        # A pair of models per row: training steps update batch-norm statistics, which
+        # inference reads.
+        plain = timm.create_model("efficientnet_b0", pretrained=False, drop_rate=0.0, drop_path_rate=0.0)
+        plain = plain.to(memory_format=torch.channels_last)
+        converted = convert(plain)
+        impls = {TIMM: lambda step=step, m=plain: step(m, x), TIMM_CONVERTED: lambda step=step, m=converted: step(m, x)}
         want = impls[TIMM]().double().numpy()
         scale = np.abs(want).max() + 1.0
         rows.append(Row(label, impls, lambda y, want=want, scale=scale: float(np.abs(y.double().numpy() - want).max() / scale),
@@ -218,6 +217,7 @@ def case_l_rows(quick: bool = False, seed: int = 0) -> list[Row]:
 def _infer(model, x):
     import torch
 
+    model.eval()
     with torch.no_grad():
         return model(x)
 
