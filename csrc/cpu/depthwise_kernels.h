@@ -1237,6 +1237,38 @@ void input_grad_phase_nhwc(const typename V::value_type* rows, const typename V:
   }
 }
 
+// input_grad_phase_nhwc at stride 1 and dilation 1 for KxK kernels: per kernel row a
+// that reaches the input row (rows_of: its grad_y row's first pixel, shifted by
+// pad_left - (K - 1) columns), kBlock input pixels take their K taps from kBlock + K - 1
+// loaded vectors, the row's K weights in registers. Each pixel sums its taps in (kh,
+// descending kw) order.
+template <class V, int K, bool Full>
+void input_grad_shared(const typename V::value_type* const* rows_of, const int64_t* kernel_rows, int64_t count,
+                       const typename V::value_type* wp, int64_t CM, int64_t pixels, int64_t pixel_stride,
+                       int64_t gx_step, int lanes, typename V::value_type* gx) {
+  using R = typename V::reg;
+  constexpr int U = kBlock, P = U + K - 1;
+  for (int64_t i0 = 0; i0 < pixels; i0 += U) {
+    R acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = V::zero();
+    for (int64_t t = 0; t < count; ++t) {
+      R wrow[K];
+      for (int b = 0; b < K; ++b) wrow[b] = load_lanes<V, Full>(wp + (kernel_rows[t] * K + b) * CM, lanes);
+      const auto* src = rows_of[t] + i0 * pixel_stride;
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) {
+        const R v = load_lanes<V, Full>(src + p * pixel_stride, lanes);
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) {
+          const int b = u + K - 1 - p;
+          if (b >= 0 && b < K) acc[u] = V::fma(wrow[b], v, acc[u]);
+        }
+      }
+    }
+    for (int u = 0; u < U && i0 + u < pixels; ++u) store_lanes<V, Full>(gx + (i0 + u) * gx_step, acc[u], lanes);
+  }
+}
+
 // The input rows of one image whose grad_x the band of output rows `band` computes:
 // from its first output row's first input row (band * rows_per_band * stride_h -
 // pad_top) to the next band's, the first band from row 0 and the last to row H, so the
@@ -1271,6 +1303,31 @@ void gather_grad_rows(const DepthwiseShape& s, const GradRows& g, const typename
   }
 }
 
+// One input row at stride 1 through input_grad_shared, every vector of the block's channels.
+template <class V>
+void input_grad_row_shared(const DepthwiseShape& s, const GradRows& g, const typename V::value_type* rows,
+                           const int64_t* row_of, const typename V::value_type* wp, int64_t c0, int64_t count,
+                           typename V::value_type* gx_row, int64_t gx_pixel_stride) {
+  using T = typename V::value_type;
+  constexpr int Wd = V::width;
+  const int64_t K = s.kh, ps = g.pixel_stride;
+  const T* sources[5];
+  int64_t kernel_rows[5], found = 0;
+  for (int64_t a = 0; a < K; ++a)
+    if (row_of[a] >= 0) {
+      sources[found] = rows + row_of[a] + (g.left + s.pad_left - (K - 1)) * ps;
+      kernel_rows[found++] = a;
+    }
+  for (int64_t c = 0; c < count; c += Wd) {
+    const int lanes = int(min64(Wd, count - c));
+    const T* shifted[5];
+    for (int64_t t = 0; t < found; ++t) shifted[t] = sources[t] + c;
+    const auto run = lanes == Wd ? (K == 3 ? input_grad_shared<V, 3, true> : input_grad_shared<V, 5, true>)
+                                 : (K == 3 ? input_grad_shared<V, 3, false> : input_grad_shared<V, 5, false>);
+    run(shifted, kernel_rows, found, wp + c0 + c, s.C, s.W, ps, gx_pixel_stride, lanes, gx_row + c);
+  }
+}
+
 // grad_x of input rows [ih0, ih1), channels [c0, c0 + count) of one image, from the
 // block's grad_y rows (gathered from row oh_lo) and weights packed tap major, into gx
 // (the band's first row and the block's first channel; rows gx_row_stride, pixels
@@ -1282,12 +1339,18 @@ void input_grad_band(const DepthwiseShape& s, const GradRows& g, const typename 
   constexpr int Wd = V::width;
   const int64_t CM = s.C, sh = s.stride_h, sw = s.stride_w, ps = g.pixel_stride;
   int64_t* row_of = taps + 2 * s.kh * s.kw;  // per kernel row: its grad_y row's offset, or -1
+  const bool shared = s.kh == s.kw && (s.kh == 3 || s.kh == 5) && sh == 1 && sw == 1 && s.dilation_h == 1 &&
+                      s.dilation_w == 1;
   for (int64_t ih = ih0; ih < ih1; ++ih) {
     for (int64_t a = 0; a < s.kh; ++a) {
       const int64_t th = ih + s.pad_top - a * s.dilation_h;  // oh * stride_h, if kernel row a reached ih
       row_of[a] = (th >= 0 && th % sh == 0 && th / sh < s.Ho) ? (th / sh - oh_lo) * g.row_len : -1;
     }
     auto* gx_row = gx + (ih - ih0) * gx_row_stride;
+    if (shared) {
+      input_grad_row_shared<V>(s, g, rows, row_of, wp, c0, count, gx_row, gx_pixel_stride);
+      continue;
+    }
     for (int64_t r = 0; r < min64(sw, s.W); ++r) {
       int64_t found = 0;  // (weight offset, grad_y offset) pairs, in (kh, kw) order
       for (int64_t a = 0; a < s.kh; ++a) {
