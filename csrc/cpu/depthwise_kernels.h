@@ -1066,7 +1066,7 @@ constexpr int vector_registers() {
 // into `part` ((kh*kw + 1) rows of CM; the bias sums last). KxK kernels keep AR kernel
 // rows' sums in registers per pass over the band (all K rows where the registers hold
 // them); K == 0: any kernel, one tap per pass. Each sum runs over (oh, ow) in order.
-// `nonfinite` turns NaN where a gradient is infinite or NaN.
+// `nonfinite` is set NaN where a gradient is infinite or NaN.
 template <class V, int K, int AR, bool Full>
 void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* x_rows,
                       const typename V::value_type* gy_rows, int64_t gy_row_stride, int64_t gy_pixel_stride,
@@ -1086,10 +1086,7 @@ void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typena
       const auto* xrow = x_rows + r * s.stride_h * g.row_len + a0 * dh_step + b0 * dw_step;
       for (int64_t ow = 0; ow < s.Wo; ++ow) {
         const R gv = load_lanes<V, Full>(grow + ow * gy_pixel_stride, lanes);
-        if (pass == 0) {
-          acc_bias = V::add(acc_bias, gv);
-          nonfinite = V::add(nonfinite, V::mul(gv, V::zero()));
-        }
+        if (pass == 0) acc_bias = V::add(acc_bias, gv);
         const auto* xp = xrow + ow * ow_step;
         if constexpr (K > 0) {
 #pragma GCC unroll 8
@@ -1110,7 +1107,12 @@ void weight_sums_nhwc(const DepthwiseShape& s, const PaddedRows& g, const typena
     } else {
       store_lanes<V, Full>(part + pass * CM, acc[0], lanes);
     }
-    if (pass == 0) store_lanes<V, Full>(part + kk * CM, acc_bias, lanes);
+    if (pass == 0) {
+      store_lanes<V, Full>(part + kk * CM, acc_bias, lanes);
+      // A sum of gradients is infinite or NaN from the first that is on (or where it
+      // overflows, which the direct re-sum then serves too).
+      nonfinite = V::mul(acc_bias, V::zero());
+    }
   }
 }
 
