@@ -11,10 +11,13 @@
 // along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2
 // a block of outputs walks the input it reads and feeds each loaded vector to every
 // output that uses it. NCHW planes up to 4 vectors wide are interleaved a vector of
-// channels at a time and run through the NHWC kernel. Backward NHWC kernels skip the
-// taps that fall into padding. Geometry whose padding or dilation reaches far beyond
-// the input, and forward passes with a non-finite weight, run direct kernels that visit
-// only the taps inside the input (padding contributes nothing, not even inf * 0).
+// channels at a time and run through the NHWC kernel. The backward (M == 1, either
+// layout) is one pass over bands of output rows by blocks of channels, grad_x and the
+// weight sums from the same copy of grad_y, NCHW transposed in and out of the tasks'
+// scratch; M > 1 and infinite weights take scattering or gathering kernels that skip
+// the taps in padding. Geometry whose padding or dilation reaches far beyond the input,
+// and forward passes with a non-finite weight, run direct kernels that visit only the
+// taps inside the input (padding contributes nothing, not even inf * 0).
 #pragma once
 
 #include <cstring>
@@ -1039,12 +1042,12 @@ void backward_weight_nhwc(const DepthwiseShape& s, const typename V::value_type*
 }
 
 // ---------------------------------------------------------------------------------
-// Backward, NHWC with one output channel per input channel (M == 1), in one pass: a
-// task is a band of output rows of one image and a block of channels. It copies the
-// block's grad_y rows that the band's input rows read into zero-bordered scratch and
-// gathers their grad_x, then copies the block's zero-padded input rows and sums the
-// weight and bias gradients of the band's output rows, while those grad_y rows are
-// still in cache. Bands are as tall as a budget of scratch allows, whatever the thread
+// Backward with one output channel per input channel (M == 1), either layout, in one
+// pass: a task is a band of output rows of one image and a block of channels. It copies
+// the block's grad_y rows that the band reads (NHWC, zero-bordered; NCHW transposed on
+// the way) into scratch and gathers the grad_x of the band's input rows from them, then
+// copies the block's zero-padded input rows and sums the weight and bias gradients of
+// the band's output rows from the same grad_y copy. Bands are as tall as a budget of scratch allows, whatever the thread
 // count (the blocks give the threads work): the weight sums of each band (a part) go to
 // their own buffer, added part by part in order, so their bits do not depend on how
 // many threads there are.

@@ -21,11 +21,10 @@ from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
-from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from .. import _cpu
 from .._args import _PADDING_FORMS, conv2d_params, int_tuple
-from .._layout import PERMUTE, dense_in_memory_order
+from .._layout import dense_in_memory_order
 from ..ops import depthwise as functional
 from .convert import register_converter
 
@@ -162,11 +161,26 @@ class _Eager(torch.autograd.Function):
 _PLAIN_TENSORS = (Tensor, nn.Parameter)
 
 
+def _tracing_hooks():
+    """torch's private probes for what would see through the eager path (a dispatch mode,
+    functorch's wrappers, whose Python type is Tensor); a torch without them gets the
+    custom op always."""
+    try:
+        from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+        return _get_current_dispatch_mode, torch._C._are_functorch_transforms_active
+    except (ImportError, AttributeError):
+        return (lambda: True), (lambda: True)
+
+
+_dispatch_mode, _functorch_active = _tracing_hooks()
+
+
 def _apply(x, weight, bias, stride, padding, dilation, same, activation) -> Tensor:
     """The op on normalised arguments: eagerly through :class:`_Eager` when nothing traces
     the call, else the custom op."""
     if (type(x) in _PLAIN_TENSORS and type(weight) in _PLAIN_TENSORS and not torch.compiler.is_compiling()
-            and _get_current_dispatch_mode() is None and not torch._C._are_functorch_transforms_active()):
+            and _dispatch_mode() is None and not _functorch_active()):
         return _Eager.apply(x, weight, bias, stride, padding, dilation, same, activation)
     return _forward_op(x, weight, bias, stride, padding, dilation, same, activation)
 
