@@ -13,6 +13,7 @@ from torch import nn  # noqa: E402
 
 import opzoo.torch as ot  # noqa: E402
 from opzoo import _cpu  # noqa: E402
+from opzoo._args import int_tuple  # noqa: E402
 from opzoo.torch import depthwise as ot_depthwise  # noqa: E402
 
 ACTIVATION = {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "hardswish": F.hardswish, "sigmoid": torch.sigmoid}
@@ -65,12 +66,10 @@ def test_gradcheck_float64(config, memory_format, rng):
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no bias"])
 def test_float32_against_torch_autograd(config, memory_format, bias, rng):
     C, M, H, W, k, stride, padding, dilation, activation = config
-    stride2, dilation2 = (stride, stride) if isinstance(stride, int) else stride, (
-        (dilation, dilation) if isinstance(dilation, int) else dilation)
     ours = _leaves(rng, 3, C, M, H, W, k, torch.float32, FORMATS[memory_format], bias)
     theirs = [None if t is None else t.detach().clone().requires_grad_() for t in ours]
     y = ot.depthwise_conv2d(*ours, stride, padding, dilation, activation)
-    want = _torch_conv(*theirs, stride2, padding, dilation2, activation)
+    want = _torch_conv(*theirs, int_tuple(stride, "stride", 2), padding, int_tuple(dilation, "dilation", 2), activation)
     assert y.shape == want.shape
     assert y.is_contiguous(memory_format=FORMATS[memory_format])
     torch.testing.assert_close(y, want, rtol=1e-5, atol=1e-5)
@@ -115,8 +114,8 @@ def test_opcheck(config, memory_format, rng):
     C, M, H, W, k, stride, padding, dilation, activation = config
     x, w, b = _leaves(rng, 2, C, M, H, W, k, torch.float32, FORMATS[memory_format])
     pads, same = ot_depthwise._padding_arguments(padding)
-    stride = list(_cpu_pair(stride))
-    dilation = list(_cpu_pair(dilation))
+    stride = list(int_tuple(stride, "stride", 2))
+    dilation = list(int_tuple(dilation, "dilation", 2))
     for bias in (b, None):
         torch.library.opcheck(torch.ops.opzoo.depthwise_conv2d.default,
                               (x, w, bias, stride, list(pads), dilation, same, activation))
@@ -126,10 +125,6 @@ def test_opcheck(config, memory_format, rng):
     for mask in ([True, True], [True, False], [False, True]):
         torch.library.opcheck(torch.ops.opzoo.depthwise_conv2d_backward.default,
                               (torch.randn_like(y), x, w, b, stride, list(pads), dilation, same, activation, mask))
-
-
-def _cpu_pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 @pytest.mark.parametrize("memory_format", FORMATS, ids=list(FORMATS))

@@ -311,18 +311,15 @@ struct PaddedRows {
 constexpr int64_t kOddStrideChannels = 128;
 
 template <class T>
-int64_t nhwc_pixel_stride(int64_t channels) {
-  constexpr int64_t line = 64 / int64_t(sizeof(T));
-  if (channels < kOddStrideChannels) return channels;
-  const int64_t stride = round_up(channels, line);
-  return stride / line % 2 == 0 ? stride + line : stride;
-}
-
-template <class T>
 PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
+  constexpr int64_t line = 64 / int64_t(sizeof(T));
   PaddedRows g;
   g.pixels = (round_up(s.Wo, kBlock) - 1) * s.stride_w + (s.kw - 1) * s.dilation_w + 1;
-  g.pixel_stride = nhwc_pixel_stride<T>(s.C);
+  g.pixel_stride = s.C;
+  if (s.C >= kOddStrideChannels) {
+    g.pixel_stride = round_up(s.C, line);
+    if (g.pixel_stride / line % 2 == 0) g.pixel_stride += line;
+  }
   g.row_len = g.pixels * g.pixel_stride;
   return g;
 }
@@ -387,11 +384,40 @@ void with_block_reader(const DepthwiseShape& s, const PaddedRows& g, const typen
   }
 }
 
-// Padded rows [row0, row0 + rows) of image `img` (H, W, C) into `dst`, zero outside.
+// Pixels [p0, p0 + pixels) of row `row` of channels [c0, c0 + count) of one image
+// (planes of rows x cols pixels, NHWC or NCHW as `layout`) into dst, pixel_stride
+// elements per pixel; NCHW is transposed a vector of channels by a vector of pixels
+// at a time.
+template <class V>
+void copy_pixels_in(Layout layout, const typename V::value_type* img, int64_t C, int64_t rows, int64_t cols,
+                    int64_t c0, int64_t count, int64_t row, int64_t p0, int64_t pixels, typename V::value_type* dst,
+                    int64_t pixel_stride) {
+  constexpr int Wd = V::width;
+  if (layout == Layout::NHWC) {
+    const auto* src = img + (row * cols + p0) * C + c0;
+    if (count == C && pixel_stride == C) return copy_span<V>(dst, src, pixels * C);
+    for (int64_t p = 0; p < pixels; ++p) copy_span<V>(dst + p * pixel_stride, src + p * C, count);
+    return;
+  }
+  for (int64_t cg = 0; cg < count; cg += Wd) {
+    const int lanes = int(min64(Wd, count - cg));
+    const auto* src = img + ((c0 + cg) * rows + row) * cols + p0;
+    for (int64_t pg = 0; pg < pixels; pg += Wd) {
+      const int n = int(min64(Wd, pixels - pg));
+      typename V::reg v[Wd];
+      for (int l = 0; l < Wd; ++l) v[l] = l < lanes ? V::load_n(src + l * rows * cols + pg, n) : V::zero();
+      V::transpose(v);
+      for (int j = 0; j < n; ++j) V::store_n(dst + (pg + j) * pixel_stride + cg, v[j], lanes);
+    }
+  }
+}
+
+// Padded rows [row0, row0 + rows) of channels [c0, c0 + count) of image `img` (either
+// layout) into `dst` (geometry g, g.pixel_stride >= count), zero outside the image.
 // pads_zero: `dst` holds the same band of another image, so its padding is zero already.
 template <class V>
-void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* img,
-                        int64_t row0, int64_t rows, typename V::value_type* dst, bool pads_zero) {
+void gather_padded_block(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* img, int64_t c0,
+                         int64_t count, int64_t row0, int64_t rows, typename V::value_type* dst, bool pads_zero) {
   const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
   const int64_t left = min64(s.pad_left, g.pixels) * g.pixel_stride;
   for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
@@ -404,12 +430,7 @@ void gather_padded_rows(const DepthwiseShape& s, const PaddedRows& g, const type
       zero_span<V>(dst, left);
       zero_span<V>(dst + left + used * g.pixel_stride, g.row_len - left - used * g.pixel_stride);
     }
-    const auto* src = img + ih * s.W * s.C;
-    if (g.pixel_stride == s.C) {
-      copy_span<V>(dst + left, src, used * s.C);
-    } else {
-      for (int64_t iw = 0; iw < used; ++iw) copy_span<V>(dst + left + iw * g.pixel_stride, src + iw * s.C, s.C);
-    }
+    copy_pixels_in<V>(s.layout, img, s.C, s.H, s.W, c0, count, ih, 0, used, dst + left, g.pixel_stride);
   }
 }
 
@@ -590,7 +611,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
     const int64_t n = task / bands, oh0 = (task % bands) * rows_per_band;
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
     T* rows = scratch.get(thread);
-    gather_padded_rows<V>(s, g, x + n * s.H * s.W * s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows,
+    gather_padded_block<V>(s, g, x + n * s.H * s.W * s.C, 0, s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows,
                           band_in_scratch[thread] == oh0);
     band_in_scratch[thread] = oh0;
     band_fn(s, g, rows, oh0, oh1, wp, bias, act, y + n * s.Ho * s.Wo * CM);
@@ -1133,33 +1154,6 @@ WeightSumsFn<typename V::value_type, typename V::reg> pick_weight_sums(const Dep
   return weight_sums_nhwc<V, 0, 1, Full>;
 }
 
-// Pixels [p0, p0 + pixels) of row `row` of channels [c0, c0 + count) of one image
-// (planes of rows x cols pixels, NHWC or NCHW as `layout`) into dst, pixel_stride
-// elements per pixel; NCHW is transposed a vector of channels by a vector of pixels
-// at a time.
-template <class V>
-void copy_pixels_in(Layout layout, const typename V::value_type* img, int64_t C, int64_t rows, int64_t cols,
-                    int64_t c0, int64_t count, int64_t row, int64_t p0, int64_t pixels, typename V::value_type* dst,
-                    int64_t pixel_stride) {
-  constexpr int Wd = V::width;
-  if (layout == Layout::NHWC) {
-    const auto* src = img + (row * cols + p0) * C + c0;
-    if (count == C && pixel_stride == C) return copy_span<V>(dst, src, pixels * C);
-    for (int64_t p = 0; p < pixels; ++p) copy_span<V>(dst + p * pixel_stride, src + p * C, count);
-    return;
-  }
-  for (int64_t cg = 0; cg < count; cg += Wd) {
-    const int lanes = int(min64(Wd, count - cg));
-    const auto* src = img + ((c0 + cg) * rows + row) * cols + p0;
-    for (int64_t pg = 0; pg < pixels; pg += Wd) {
-      const int n = int(min64(Wd, pixels - pg));
-      typename V::reg v[Wd];
-      for (int l = 0; l < Wd; ++l) v[l] = l < lanes ? V::load_n(src + l * rows * cols + pg, n) : V::zero();
-      V::transpose(v);
-      for (int j = 0; j < n; ++j) V::store_n(dst + (pg + j) * pixel_stride + cg, v[j], lanes);
-    }
-  }
-}
 
 // The inverse: `pixels` pixels of src (pixel_stride apart) to row `row` of an NCHW image.
 template <class V>
@@ -1179,24 +1173,6 @@ void copy_pixels_out_nchw(const typename V::value_type* src, int64_t pixel_strid
   }
 }
 
-// Padded rows [row0, row0 + rows) of channels [c0, c0 + count) of image `img` (either
-// layout) into `dst` (geometry g, g.pixel_stride >= count), zero outside the image.
-template <class V>
-void gather_padded_block(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* img, int64_t c0,
-                         int64_t count, int64_t row0, int64_t rows, typename V::value_type* dst) {
-  const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
-  const int64_t left = min64(s.pad_left, g.pixels) * g.pixel_stride;
-  for (int64_t r = 0; r < rows; ++r, dst += g.row_len) {
-    const int64_t ih = row0 + r - s.pad_top;
-    if (ih < 0 || ih >= s.H || used == 0) {
-      zero_span<V>(dst, g.row_len);
-      continue;
-    }
-    zero_span<V>(dst, left);
-    zero_span<V>(dst + left + used * g.pixel_stride, g.row_len - left - used * g.pixel_stride);
-    copy_pixels_in<V>(s.layout, img, s.C, s.H, s.W, c0, count, ih, 0, used, dst + left, g.pixel_stride);
-  }
-}
 
 // grad_x: each input pixel gathers grad_y * w over the taps that reached it, in (kh, kw)
 // order. The input pixels of one row that share a column phase (iw % stride_w) share
@@ -1458,7 +1434,7 @@ void backward_bands(const DepthwiseShape& s, const typename V::value_type* gy, c
     }
     if (!gw) return;
     gather_padded_block<V>(s, xg, x + n * s.C * s.H * s.W, c0, count, oh0 * s.stride_h, padded_rows(s, oh1 - oh0),
-                           x_rows);
+                           x_rows, false);
     const T* gy_band = grad + (oh0 - oh_lo) * gg.row_len + gg.left * cb;
     for (int64_t c = 0; c < count; c += Wd) {
       const int lanes = int(min64(Wd, count - c));

@@ -282,9 +282,13 @@ def _as_tensor(torch, a):
         return torch.from_numpy(a)
 
 
-def _nchw_tensor(torch, a, layout):
-    t = _as_tensor(torch, a)
+def _nchw(torch, t, layout):
+    """An NHWC tensor as the NCHW-shaped channels_last view it is (anything else as it is)."""
     return t.permute(0, 3, 1, 2) if layout == "NHWC" and isinstance(t, torch.Tensor) and t.dim() == 4 else t
+
+
+def _nchw_tensor(torch, a, layout):
+    return _nchw(torch, _as_tensor(torch, a), layout)
 
 
 def _torch_op_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, layout="NCHW", activation=None):
@@ -313,8 +317,7 @@ def _torch_op_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dila
         bt = torch.zeros(wt.shape[0], dtype=wt.dtype, requires_grad=wt.is_floating_point())
     else:
         bt = _leaf(_as_tensor(torch, bias))
-    x_nchw = xt.permute(0, 3, 1, 2) if layout == "NHWC" and isinstance(xt, torch.Tensor) and xt.dim() == 4 else xt
-    y = opzoo.torch.depthwise_conv2d(x_nchw, wt, bt, stride, padding, dilation, activation)
+    y = opzoo.torch.depthwise_conv2d(_nchw(torch, xt, layout), wt, bt, stride, padding, dilation, activation)
     g = _nchw_tensor(torch, grad_out, layout)
     if g.shape != y.shape:  # autograd refuses it (RuntimeError) before any op sees it
         raise ValueError(f"grad_out: expected shape {tuple(y.shape)}, got {tuple(g.shape)}")

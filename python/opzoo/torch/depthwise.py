@@ -276,17 +276,11 @@ class DepthwiseConv2d(nn.Module):
         if activation is not None and activation not in _cpu.activations:
             raise ValueError(f"activation must be one of None, {', '.join(map(repr, _cpu.activations))}; "
                              f"got {activation!r}")
-        self.in_channels = in_channels
-        self.out_channels = in_channels * depth_multiplier
-        self.kernel_size = int_tuple(kernel_size, "kernel_size", 2)
-        if min(self.kernel_size) < 1:
+        kernel = int_tuple(kernel_size, "kernel_size", 2)
+        if min(kernel) < 1:
             raise ValueError(f"kernel_size: expected ints >= 1, got {kernel_size!r}")
-        self.stride = int_tuple(stride, "stride", 2)
-        self.dilation = int_tuple(dilation, "dilation", 2)
-        self.padding = padding
-        self._pads, self._same = _padding_arguments(padding)
-        self.groups = in_channels
-        self.activation = activation
+        self._set_geometry(in_channels, in_channels * depth_multiplier, kernel, int_tuple(stride, "stride", 2),
+                           padding, int_tuple(dilation, "dilation", 2), activation)
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((self.out_channels, 1, *self.kernel_size), **factory))
         if bias:
@@ -294,6 +288,15 @@ class DepthwiseConv2d(nn.Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _set_geometry(self, in_channels, out_channels, kernel_size, stride, padding, dilation, activation) -> None:
+        """The attributes nn.Conv2d has (kernel_size, stride, dilation as int pairs), and
+        the padding as the op takes it."""
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, in_channels
+        self.kernel_size, self.stride, self.dilation = kernel_size, stride, dilation
+        self.padding = padding
+        self._pads, self._same = _padding_arguments(padding)
+        self.activation = activation
 
     def reset_parameters(self) -> None:
         """As ``nn.Conv2d.reset_parameters``: Kaiming-uniform weight (a = sqrt(5)),
@@ -322,13 +325,10 @@ class DepthwiseConv2d(nn.Module):
     def from_conv2d(cls, conv: nn.Conv2d, padding=None) -> "DepthwiseConv2d":
         """A DepthwiseConv2d holding `conv`'s own weight and bias parameters (not copies),
         with its geometry; `padding` overrides conv.padding (timm's Conv2dSame: "same")."""
-        new = cls.__new__(cls)
+        new = cls.__new__(cls)  # no __init__: it would allocate and initialise parameters of its own
         nn.Module.__init__(new)
-        new.in_channels, new.out_channels = conv.in_channels, conv.out_channels
-        new.kernel_size, new.stride, new.dilation = tuple(conv.kernel_size), tuple(conv.stride), tuple(conv.dilation)
-        new.padding = conv.padding if padding is None else padding
-        new._pads, new._same = _padding_arguments(new.padding)
-        new.groups, new.activation = conv.groups, None
+        new._set_geometry(conv.in_channels, conv.out_channels, tuple(conv.kernel_size), tuple(conv.stride),
+                          conv.padding if padding is None else padding, tuple(conv.dilation), None)
         new.weight = conv.weight
         if conv.bias is None:
             new.register_parameter("bias", None)
