@@ -96,22 +96,26 @@ def test_fast_paths(simd_level, rng, layout, k, stride, hw):
     check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")
 
 
-# NHWC at stride 2 reads images of up to 1 MB with 256 channels or more in place, and
-# copies the rest: in place, with 4-vector blocks and a partial vector, a generic kernel
-# size, dilation, uneven padding and rows at stride 1 or 3; and copied, both kinds.
+# NHWC layers read the input in place when stride_w is 2 and copy it otherwise: in
+# place, wide (4-vector blocks and a partial vector) and narrow, a generic kernel size,
+# dilation, uneven padding reaching past the kernel, rows at stride 1 or 3, a depth
+# multiplier and an image over 1 MB; copied, at stride_w 1.
 @pytest.mark.parametrize(
-    "C, hw, k, kw",
+    "C, M, hw, k, kw",
     [
-        (300, (13, 13), 3, dict(padding=1)),
-        (300, (9, 14), 5, dict(padding="same", stride=(1, 2))),
-        (260, (10, 31), 4, dict(padding=(2, 0, 1, 3), stride=(3, 2), dilation=2)),
-        (270, (5, 6), 7, dict(padding=3)),
-        (80, (20, 20), 3, dict(padding=1)),  # narrow: copied
-        (300, (30, 30), 3, dict(padding=1)),  # 1.08 MB: copied
+        (300, 1, (13, 13), 3, dict(padding=1)),
+        (300, 1, (9, 14), 5, dict(padding="same", stride=(1, 2))),
+        (260, 1, (10, 31), 4, dict(padding=(2, 0, 1, 3), stride=(3, 2), dilation=2)),
+        (270, 1, (5, 6), 7, dict(padding=3)),
+        (80, 1, (20, 20), 3, dict(padding=1)),
+        (5, 1, (17, 23), 3, dict(padding=(3, 1, 4, 2))),
+        (12, 3, (11, 10), 3, dict(padding=1)),
+        (300, 1, (30, 30), 3, dict(padding=1)),
+        (37, 1, (12, 12), 3, dict(padding=1, stride=(2, 1))),  # copied
     ],
 )
-def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, C, hw, k, kw):
-    x, w, b = make_inputs(rng, 2, C, 1, *hw, k, k, "NHWC")
+def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, C, M, hw, k, kw):
+    x, w, b = make_inputs(rng, 2, C, M, *hw, k, k, "NHWC")
     check_against_reference(x, w, b, rng, **dict(dict(stride=2), **kw), layout="NHWC", activation="relu6")
 
 

@@ -85,12 +85,17 @@ def depthwise_conv2d(
     (1, 8, 16, 16)
     """
     be, (x_, weight_, bias_, out_) = backend_for(("bias", "out"), x=x, weight=weight, bias=bias, out=out)
-    params = conv2d_params(stride, padding, dilation)  # (stride, padding, dilation)
+    return forward_on(be, x_, weight_, bias_, conv2d_params(stride, padding, dilation), layout, activation, out, out_)
+
+
+def forward_on(be, x, weight, bias, params, layout, activation, out=None, out_view=None):
+    """:func:`depthwise_conv2d` on back end `be`'s views of its arrays, `params` the
+    normalised (stride, padding, dilation); `out` the caller's argument, `out_view` its view."""
     # Positional arguments to the kernel module: keywords cost pybind11 0.4 us a call.
-    shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, *params, layout)
-    xk, memory = dense_in_memory_order(be, x_, layout, "x")
-    y = Output(be, out, out_, shape, layout, memory, like=xk, inputs={"x": x_, "weight": weight_, "bias": bias_})
-    be.run("depthwise_forward", (xk, be.contiguous(weight_, "weight"), be.contiguous(bias_, "bias"), y.array),
+    shape = _cpu.depthwise_output_shape(x.shape, weight.shape, *params, layout)
+    xk, memory = dense_in_memory_order(be, x, layout, "x")
+    y = Output(be, out, out_view, shape, layout, memory, like=xk, inputs={"x": x, "weight": weight, "bias": bias})
+    be.run("depthwise_forward", (xk, be.contiguous(weight, "weight"), be.contiguous(bias, "bias"), y.array),
            *params, memory, activation)
     return y.result()
 
@@ -154,7 +159,13 @@ def backward(grad_out, x, weight, bias, stride, padding, dilation, layout, activ
     """:func:`depthwise_conv2d_backward`, computing only the gradients asked for: grad_x when
     `input_grad`, grad_weight and grad_bias when `weight_grad`; None in place of the others."""
     be, (x_, g_, weight_, bias_) = backend_for(("bias",), x=x, grad_out=grad_out, weight=weight, bias=bias)
-    params = conv2d_params(stride, padding, dilation)
+    return backward_on(be, g_, x_, weight_, bias_, conv2d_params(stride, padding, dilation), layout, activation,
+                       input_grad, weight_grad)
+
+
+def backward_on(be, g_, x_, weight_, bias_, params, layout, activation, input_grad, weight_grad):
+    """:func:`backward` on back end `be`'s views of its arrays, `params` the normalised
+    (stride, padding, dilation)."""
     shape = _cpu.depthwise_output_shape(x_.shape, weight_.shape, *params, layout)
     check_shape(g_, "grad_out", shape)
     if bias_ is not None:

@@ -12,8 +12,10 @@ tensors as NumPy views of their memory: no copies, a few microseconds per call.
 Eager calls on plain tensors (no torch.compile, export, functorch transform or
 dispatch mode active) run the same forward and backward through a
 ``torch.autograd.Function`` instead of the custom op: the custom op's dispatch costs
-about 50 microseconds per forward+backward, which a 7x7 layer's 300 notice. Whatever
-traces the call gets the custom op, with its fake implementation and autograd formula.
+about 50 microseconds per forward+backward, which a 7x7 layer's 300 notice. Eager calls
+that want no gradient (no_grad, or no input requiring one) run the forward alone.
+Whatever traces the call gets the custom op, with its fake implementation and autograd
+formula.
 """
 
 import math
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 
 from .. import _cpu
 from .._args import _PADDING_FORMS, conv2d_params, int_tuple
+from .._dispatch import _torch_cpu_views, _torch_host
 from .._layout import dense_in_memory_order
 from ..ops import depthwise as functional
 from .convert import register_converter
@@ -49,16 +52,29 @@ def _kernel_padding(padding: List[int], same: bool):
     return "same" if same else padding
 
 
+# CPU tensors of a dtype the kernels take go to the functional API's pipeline as NumPy
+# views, with the arguments already normalised; the rest (CUDA tensors, and what the
+# functional API converts or rejects) take its whole path from the public function. In a
+# model every Python step counts: right after a large op each costs several times what it
+# does in a loop (a 2x2 layer's module call after a 38 MB op: 165 us, 250 before this
+# path and the no-grad one in _apply; torch's own conv2d: 255).
 def _forward(x, weight, bias, stride, padding, dilation, same, activation) -> Tensor:
-    return functional.depthwise_conv2d(x, weight, bias, stride, _kernel_padding(padding, same), dilation,
-                                       activation=activation)
+    params = (stride, _kernel_padding(padding, same), dilation)
+    views = _torch_cpu_views({"x": x, "weight": weight, "bias": bias})
+    if views is None:
+        return functional.depthwise_conv2d(x, weight, bias, *params, activation=activation)
+    return functional.forward_on(_torch_host(), *views, params, "NCHW", activation)
 
 
 def _gradients(grad_out, x, weight, bias, stride, padding, dilation, same, activation, output_mask):
     """(grad_x, grad_weight, grad_bias), None where output_mask (grad_x, grad_weight and
     grad_bias) says not to compute them."""
-    return functional.backward(grad_out, x, weight, bias, stride, _kernel_padding(padding, same), dilation, "NCHW",
-                               activation, output_mask[0], output_mask[1])
+    params = (stride, _kernel_padding(padding, same), dilation)
+    views = _torch_cpu_views({"grad_out": grad_out, "x": x, "weight": weight, "bias": bias})
+    if views is None:
+        return functional.backward(grad_out, x, weight, bias, *params, "NCHW", activation, output_mask[0],
+                                   output_mask[1])
+    return functional.backward_on(_torch_host(), *views, params, "NCHW", activation, output_mask[0], output_mask[1])
 
 
 @torch.library.custom_op("opzoo::depthwise_conv2d", mutates_args=())
@@ -177,11 +193,14 @@ _dispatch_mode, _functorch_active = _tracing_hooks()
 
 
 def _apply(x, weight, bias, stride, padding, dilation, same, activation) -> Tensor:
-    """The op on normalised arguments: eagerly through :class:`_Eager` when nothing traces
-    the call, else the custom op."""
+    """The op on normalised arguments: eagerly when nothing traces the call (through
+    :class:`_Eager` when a gradient is wanted, else the kernels alone), else the custom op."""
     if (type(x) in _PLAIN_TENSORS and type(weight) in _PLAIN_TENSORS and not torch.compiler.is_compiling()
             and _dispatch_mode() is None and not _functorch_active()):
-        return _Eager.apply(x, weight, bias, stride, padding, dilation, same, activation)
+        if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
+                                        or (bias is not None and bias.requires_grad)):
+            return _Eager.apply(x, weight, bias, stride, padding, dilation, same, activation)
+        return _forward(x, weight, bias, stride, padding, dilation, same, activation)
     return _forward_op(x, weight, bias, stride, padding, dilation, same, activation)
 
 
