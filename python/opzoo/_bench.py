@@ -8,6 +8,10 @@ them alike and every call starts with the data the previous implementation left 
 caches. ``--back-to-back`` instead repeats each implementation in bursts of consecutive
 calls (its first call in a burst not counted), so its inputs stay in the caches, as
 PERF.md's peer figures were measured. GPU cases (``--gpu``) are timed with CUDA events.
+At a SIMD level below the CPU's (``OPZOO_SIMD=avx2`` on an AVX-512 machine) torch is
+capped at that level too (oneDNN's ``ONEDNN_MAX_CPU_ISA``, ATen's
+``ATEN_CPU_CAPABILITY``, unless set already), so that the ratios are those a CPU of that
+level gives; the header says what torch ran.
 Nothing is cached between calls: each call computes its output from its inputs, as a
 user's call would.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -26,6 +31,26 @@ import numpy as np
 
 from . import _runtime
 from ._cases import BenchCase, Row, bench_cases
+
+
+#: The environment that caps torch's CPU kernels (oneDNN's JIT, ATen's vectorised code) at
+#: each opzoo SIMD level below the best; read when torch first runs a kernel.
+PEER_SIMD_CAPS = {
+    "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+    "scalar": {"ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default"},
+}
+
+
+def cap_peer_simd(info: dict) -> dict[str, str]:
+    """When opzoo runs below the CPU's SIMD level (OPZOO_SIMD), the environment that caps
+    torch at the same level, set where the caller has not set it; the variables in force.
+    Takes effect only before torch is imported."""
+    if info["simd"] == info["simd_detected"]:
+        return {}
+    caps = PEER_SIMD_CAPS.get(info["simd"], {})
+    for name, value in caps.items():
+        os.environ.setdefault(name, value)
+    return {name: os.environ[name] for name in caps}
 
 
 def _torch():
@@ -231,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
 
     device = "gpu" if args.gpu else "cpu"
     chosen = [c for c in cases if c.device == device and (not args.case or c.name in args.case)]
+    torch_was_imported = "torch" in sys.modules
+    peer_caps = {} if args.gpu else cap_peer_simd(_runtime.info())
     torch = _torch()
     if args.gpu and (torch is None or not torch.cuda.is_available() or not _runtime.info()["cuda"]["available"]):
         print("--gpu needs a CUDA device, opzoo's CUDA module and torch with CUDA", file=sys.stderr)
@@ -245,8 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
     info = _runtime.info()
     where = f"device={torch.cuda.get_device_name()}" if args.gpu else f"simd={info['simd']}  threads={threads}"
+    torch_simd = ""
+    if torch is not None and not args.gpu:
+        torch_simd = f" ({torch.backends.cpu.get_cpu_capability()}"
+        torch_simd += ", not capped: imported before the bench)" if peer_caps and torch_was_imported else ")"
     print(f"opzoo {info['version']}  {where}  "
-          f"torch={'not installed' if torch is None else torch.__version__}  numpy={np.__version__}")
+          f"torch={'not installed' if torch is None else torch.__version__}{torch_simd}  numpy={np.__version__}")
+    if peer_caps and torch is not None:
+        print("torch capped at opzoo's SIMD level: " + "  ".join(f"{k}={v}" for k, v in peer_caps.items()))
     results = {}
     for case in chosen:
         result = run_case(case, quick=args.quick, back_to_back=args.back_to_back)
@@ -260,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "numpy": np.__version__,
                         "torch": None if torch is None else torch.__version__},
             "threads": threads,
+            "peer_simd_caps": peer_caps,
             "cases": results,
         }
         with open(args.json, "w") as f:
