@@ -45,6 +45,20 @@ constexpr int kThreads = 256;
 // Grid-stride kernels launch at most this many blocks and loop over the rest.
 constexpr int64_t kMaxBlocks = int64_t(1) << 20;
 
+// Sum of v over a block of kThreads threads, in a fixed order (so the same inputs give
+// the same bits); `shared` holds kThreads floats.
+__device__ __forceinline__ float block_sum(float v, float* shared) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  const float total = shared[0];
+  __syncthreads();
+  return total;
+}
+
 inline int64_t blocks_for(int64_t work) {
   return std::max<int64_t>(1, std::min(kMaxBlocks, (work + kThreads - 1) / kThreads));
 }

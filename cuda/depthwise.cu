@@ -227,19 +227,6 @@ __global__ void __launch_bounds__(kThreads)
 // Taps a thread accumulates at once in grad_weight; larger kernels take several passes.
 constexpr int kTapsPerPass = 25;
 
-// Sum of v over the block, in a fixed order (so the same inputs give the same bits).
-__device__ float block_sum(float v, float* shared) {
-  shared[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) shared[threadIdx.x] += shared[threadIdx.x + half];
-    __syncthreads();
-  }
-  const float total = shared[0];
-  __syncthreads();
-  return total;
-}
-
 // One block per output channel: thread t sums positions t, t + 256, ... of
 // (n, oh, ow) for every tap, then each tap's partial sums are added in a tree.
 template <class T>

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from kit import simd_levels
 from kit.fake_gpu import CpuKernelsAsCuda, fake_cupy
+from kit.gpu import libraries
 from kit.isolated import IsolatedRunner
 
 from opzoo import _cpu, _device
@@ -43,3 +44,12 @@ def isolated():
     runner = IsolatedRunner()
     yield runner
     runner.close()
+
+
+@pytest.fixture(params=libraries())
+def lib(request, monkeypatch):
+    """(name, to_device, to_numpy) of each GPU array library usable here (kit.gpu): the
+    CUDA tests run once per library, the emulated build on host-memory CuPy stand-ins."""
+    if request.param[0] == "emulated":
+        monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
+    return request.param

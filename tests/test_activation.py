@@ -1,11 +1,15 @@
 """The activation backward kernel (opzoo._cpu.activation_backward, the step an op's
-backward takes through the activation it fused) against the NumPy reference."""
+backward takes through the activation it fused) and the bias-activation op against the
+NumPy reference."""
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from kit import ACTIVATIONS, KINKS, assert_close
 
-from opzoo import _cpu
+import opzoo
+from opzoo import _cpu, reference
 from opzoo.reference.activation import activation_grad
 
 
@@ -48,3 +52,79 @@ def test_binding_checks_its_arguments(rng):
         _cpu.activation_backward(z, z.copy(), out, activation="gelu")
     with pytest.raises(ValueError, match="C-contiguous"):
         _cpu.activation_backward(z[::2], z[::2].copy(), out[:4], activation="relu")
+
+
+# The bias-activation op (opzoo.bias_activation, the epilogue of the model layer's GEMMs).
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.lists(st.integers(1, 40), min_size=1, max_size=4), data=st.data())
+def test_bias_activation_matches_reference_on_random_shapes(simd_level, rng, shape, data):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    activation = data.draw(st.sampled_from(ACTIVATIONS))
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    bias = rng.standard_normal(shape[axis]).astype(np.float32)
+    residual = rng.standard_normal(shape).astype(np.float32)
+    y = opzoo.bias_activation(x, bias, activation, residual=residual, axis=axis)
+    assert_close(y, reference.bias_activation(x, bias, activation, residual, axis), 1e-6)
+    g = rng.standard_normal(shape).astype(np.float32)
+    gx, gb = opzoo.bias_activation_backward(g, x, bias, activation, axis=axis)
+    want_x, want_b = reference.bias_activation_backward(g, x, bias, activation, axis)
+    finite = ~np.isin(x + reference.activation._along(bias, x.ndim, axis), KINKS.get(activation, ()))
+    assert_close(gx[finite], want_x[finite], 1e-6, "grad_x")
+    if finite.all():
+        assert_close(gb, want_b, 1e-5, "grad_bias")
+
+
+@pytest.mark.parametrize("shape, axis", [((3000, 1152), -1), ((8, 96, 112, 112), 1), ((70000, 3), 1), ((5, 1, 7), 1)])
+def test_bias_activation_large_and_lopsided(simd_level, rng, shape, axis):
+    """Many row blocks of partial bias sums (channels last), planes of every size, few channels."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    bias = rng.standard_normal(shape[axis]).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    assert_close(opzoo.bias_activation(x, bias, "relu6", axis=axis), reference.bias_activation(x, bias, "relu6", None, axis), 1e-6)
+    gx, gb = opzoo.bias_activation_backward(g, x, bias, "silu", axis=axis)
+    want_x, want_b = reference.bias_activation_backward(g, x, bias, "silu", axis)
+    assert_close(gx, want_x, 1e-6, "grad_x")
+    assert_close(gb, want_b, 1e-5, "grad_bias")
+
+
+def test_bias_activation_without_bias_keeps_negative_zero():
+    x = np.array([-0.0, 0.0, -1.5], np.float32)
+    y = opzoo.bias_activation(x)
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(x))
+
+
+def test_bias_activation_in_place_and_into_the_residual(rng):
+    x = rng.standard_normal((6, 10)).astype(np.float32)
+    bias, residual = rng.standard_normal(10).astype(np.float32), rng.standard_normal((6, 10)).astype(np.float32)
+    want = reference.bias_activation(x, bias, "silu", residual)
+    x_in, r_in = x.copy(), residual.copy()
+    assert opzoo.bias_activation(x_in, bias, "silu", residual=residual, out=x_in) is x_in
+    assert opzoo.bias_activation(x, bias, "silu", residual=r_in, out=r_in) is r_in
+    assert_close(x_in, want, 1e-6)
+    assert_close(r_in, want, 1e-6)
+
+
+def test_bias_activation_channels_last_tensor_stays_channels_last(rng):
+    torch = pytest.importorskip("torch", reason="channels_last tensors need torch")
+    x = torch.from_numpy(rng.standard_normal((2, 5, 4, 3)).astype(np.float32)).contiguous(memory_format=torch.channels_last)
+    bias = torch.from_numpy(rng.standard_normal(5).astype(np.float32))
+    y = opzoo.bias_activation(x, bias, "hardswish", residual=x, axis=1)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert_close(y.numpy(), reference.bias_activation(x.numpy(), bias.numpy(), "hardswish", x.numpy(), 1), 1e-6)
+    gx, gb = opzoo.bias_activation_backward(torch.ones_like(x), x, bias, "relu", axis=1)
+    assert gx.is_contiguous(memory_format=torch.channels_last)
+    want_x, want_b = reference.bias_activation_backward(np.ones(x.shape), x.numpy(), bias.numpy(), "relu", 1)
+    assert_close(gx.numpy(), want_x, 1e-6)
+    assert_close(gb.numpy(), want_b, 1e-6)
+
+
+def test_bias_activation_axis_rules():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="axis: expected an int, got float"):
+        opzoo.bias_activation(x, axis=1.0)
+    with pytest.raises(TypeError, match="axis: expected an int, got bool"):
+        opzoo.bias_activation(x, axis=True)
+    assert opzoo.bias_activation(x, np.ones(2, np.float32), axis=np.int64(0))[1, 2] == 1.0
+    with pytest.raises(ValueError, match=r"axis: expected an int in \[-2, 2\) for x of shape \(2, 3\), got -3"):
+        opzoo.bias_activation(x, axis=-3)

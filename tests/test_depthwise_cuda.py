@@ -7,92 +7,24 @@ otherwise; the checks that run before any kernel (the descriptors, mixed devices
 dtypes) run wherever the CUDA module is built, on stand-in array objects.
 """
 
-import sys
-
 import numpy as np
 import pytest
 from kit import KINKS, assert_close
-from kit.fake_gpu import FakeGpuArray, fake_cupy, from_fake_gpu, to_fake_gpu
+from kit.fake_gpu import FakeGpuArray
+from kit.gpu import TOLERANCE, needs_cuda_module, rounded
 
 import opzoo
 from opzoo import _device
 from opzoo import reference as ref
 
 pytestmark = pytest.mark.cuda
-# Largest error relative to the reference's scale: the output's own rounding dominates.
-TOLERANCE = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 1.6e-2}
-
-NO_MODULE = "this build has no CUDA module (built without a CUDA compiler, or with OPZOO_CUDA=OFF)"
-needs_cuda_module = pytest.mark.skipif(_device._cuda is None, reason=NO_MODULE)
-
-
-def _cuda_available():
-    return _device._cuda is not None and _device._cuda.info()["available"]
-
-
-def _torch_cuda():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch if torch.cuda.is_available() else None
-
-
-def _cupy():
-    try:
-        import cupy
-    except ImportError:
-        return None
-    try:
-        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
-    except Exception:  # noqa: BLE001 - CuPy without a driver
-        return None
-
-
-def _emulated():
-    return _device._cuda is not None and _device._cuda.info().get("emulated", False)
-
-
-def libraries():
-    """(name, to_device, to_numpy) for each GPU library usable here, else one skip. The
-    emulated build (OPZOO_CUDA=emulate) runs on host-memory stand-ins for CuPy arrays."""
-    why = "no CUDA device here" if _device._cuda is not None else NO_MODULE
-    out = []
-    if _emulated():
-        out.append(pytest.param(("emulated", to_fake_gpu, from_fake_gpu), id="emulated"))
-    elif _cuda_available():
-        torch = _torch_cuda()
-        if torch is not None:
-            dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-            out.append(pytest.param(
-                ("torch", lambda a, dt: torch.from_numpy(a).to("cuda", dtypes[dt]),
-                 lambda t: t.detach().float().cpu().numpy()), id="torch"))
-        cupy = _cupy()
-        if cupy is not None:
-            out.append(pytest.param(
-                ("cupy", lambda a, dt: cupy.asarray(a.astype(dt)), lambda c: cupy.asnumpy(c).astype(np.float32)),
-                id="cupy"))
-        why = "no PyTorch CUDA or CuPy installed"
-    return out or [pytest.param(None, marks=pytest.mark.skip(reason=why), id="no-gpu")]
-
-
-@pytest.fixture(params=libraries())
-def lib(request, monkeypatch):
-    if request.param[0] == "emulated":
-        monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
-    return request.param
-
-
-def _rounded(a, dtype):
-    """`a` as the device sees it after conversion to `dtype` (nearest even), back in float32."""
-    return from_fake_gpu(to_fake_gpu(a.astype(np.float32), dtype))
 
 
 def _case(rng, N, C, M, H, W, k, layout, dtype):
     shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
-    x = _rounded(rng.standard_normal(shape).astype(np.float32), dtype)
-    w = _rounded((rng.standard_normal((C * M, 1, k, k)) / k).astype(np.float32), dtype)
-    b = _rounded(rng.standard_normal(C * M).astype(np.float32), dtype)
+    x = rounded(rng.standard_normal(shape).astype(np.float32), dtype)
+    w = rounded((rng.standard_normal((C * M, 1, k, k)) / k).astype(np.float32), dtype)
+    b = rounded(rng.standard_normal(C * M).astype(np.float32), dtype)
     return x, w, b
 
 
@@ -110,7 +42,7 @@ def test_forward_and_backward_match_reference(lib, rng, dtype, layout, k, stride
         y = opzoo.depthwise_conv2d(to_dev(x, dtype), to_dev(w, dtype), to_dev(b, dtype), activation=act, **kw)
         assert type(y) is type(to_dev(x, dtype))
         assert_close(to_np(y), ref.depthwise_conv2d(x, w, b, activation=act, **kw), TOLERANCE[dtype], f"y {act}")
-    g = _rounded(rng.standard_normal(ref.depthwise_conv2d(x, w, b, **kw).shape).astype(np.float32), dtype)
+    g = rounded(rng.standard_normal(ref.depthwise_conv2d(x, w, b, **kw).shape).astype(np.float32), dtype)
     for act in (None, "hardswish"):
         gg = g.copy()
         if act in KINKS:

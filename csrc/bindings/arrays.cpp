@@ -39,6 +39,25 @@ void check_same_kind(const ArrayArg& a, const ArrayArg& first) {
                           " on device " + std::to_string(first.device));
 }
 
+namespace {
+
+bool overlaps(const ArrayArg& out, const ArrayArg& in) {
+  if (in.size() == 0 || out.size() == 0 || in.device != out.device) return false;
+  const auto o0 = reinterpret_cast<uintptr_t>(out.data), o1 = o0 + uintptr_t(out.bytes());
+  const auto i0 = reinterpret_cast<uintptr_t>(in.data), i1 = i0 + uintptr_t(in.bytes());
+  return o0 < i1 && i0 < o1;
+}
+
+}  // namespace
+
+void check_in_place_or_disjoint(const ArrayArg& out, std::initializer_list<const ArrayArg*> inputs) {
+  for (const ArrayArg* in : inputs) {
+    if (!in || !overlaps(out, *in)) continue;
+    if (in->data != out.data || in->shape != out.shape || in->dtype != out.dtype)
+      throw py::value_error(std::string(out.name) + ": must be " + in->name + " itself or share no memory with it");
+  }
+}
+
 void check_no_overlap(const ArrayArg& out, std::initializer_list<const ArrayArg*> inputs) {
   const auto o0 = reinterpret_cast<uintptr_t>(out.data), o1 = o0 + uintptr_t(out.bytes());
   for (const ArrayArg* in : inputs) {

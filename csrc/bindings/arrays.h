@@ -44,5 +44,8 @@ void check_ndim(const std::vector<int64_t>& shape, const char* name, int ndim, c
 void check_same_kind(const ArrayArg& a, const ArrayArg& first);
 // ValueError if `out` shares memory with any input: kernels read inputs after writing outputs.
 void check_no_overlap(const ArrayArg& out, std::initializer_list<const ArrayArg*> inputs);
+// For elementwise kernels, which read each element before writing it: `out` may be one
+// of `inputs` itself (the same memory and shape), and must not overlap any other way.
+void check_in_place_or_disjoint(const ArrayArg& out, std::initializer_list<const ArrayArg*> inputs);
 
 }  // namespace opzoo::bindings

@@ -9,11 +9,14 @@ True
 """
 
 from ._runtime import get_num_threads, info, set_num_threads
+from .ops.activation import bias_activation, bias_activation_backward
 from .ops.depthwise import depthwise_conv2d, depthwise_conv2d_backward
 
 __version__ = info()["version"]
 
 __all__ = [
+    "bias_activation",
+    "bias_activation_backward",
     "depthwise_conv2d",
     "depthwise_conv2d_backward",
     "get_num_threads",

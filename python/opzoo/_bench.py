@@ -41,16 +41,16 @@ PEER_SIMD_CAPS = {
 }
 
 
-def cap_peer_simd(info: dict) -> dict[str, str]:
-    """When opzoo runs below the CPU's SIMD level (OPZOO_SIMD), the environment that caps
-    torch at the same level, set where the caller has not set it; the variables in force.
-    Takes effect only before torch is imported."""
+def cap_peer_simd(info: dict, environ=os.environ) -> dict[str, str]:
+    """When opzoo runs below the CPU's SIMD level (OPZOO_SIMD), the variables that cap
+    torch at the same level, set in `environ` where the caller has not set them; the
+    values in force. Takes effect only before torch runs its first kernel."""
     if info["simd"] == info["simd_detected"]:
         return {}
     caps = PEER_SIMD_CAPS.get(info["simd"], {})
     for name, value in caps.items():
-        os.environ.setdefault(name, value)
-    return {name: os.environ[name] for name in caps}
+        environ.setdefault(name, value)
+    return {name: environ[name] for name in caps}
 
 
 def _torch():

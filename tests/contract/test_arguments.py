@@ -78,6 +78,20 @@ def test_out(entry, simd_level, rng):
     assert_outputs_equal(entry, swapped.astype(want.dtype), want)
 
 
+IN_PLACE = [(e, name) for e in WITH_OUT for name in e.out_may_be]
+
+
+@pytest.mark.parametrize("entry, name", IN_PLACE, ids=[f"{e.name}-{n}" for e, n in IN_PLACE])
+def test_out_in_place(entry, name, simd_level, rng):
+    arrays, params = entry.make_inputs(rng)
+    if arrays.get(name) is None:
+        arrays, params = entry.valid_call(rng)
+    want = entry.op(**arrays, **params)
+    target = arrays[name].copy()
+    assert entry.op(**{**arrays, name: target}, **params, out=target) is target
+    assert_outputs_equal(entry, target, want)
+
+
 @pytest.mark.parametrize("entry", WITH_OUT, ids=[e.name for e in WITH_OUT])
 def test_out_refused(entry, rng):
     arrays, params = entry.valid_call(rng)
@@ -91,8 +105,8 @@ def test_out_refused(entry, rng):
         "read-only": (read_only, ValueError),
         "a list": (want.tolist(), TypeError),
     }
-    if arrays[first].shape == want.shape:  # an input as out: the kernels would read what they write
-        refused["an input"] = (arrays[first], ValueError)
+    if arrays[first].shape == want.shape and first not in entry.out_may_be:
+        refused["an input"] = (arrays[first], ValueError)  # the kernels would read what they write
     for label, (out, error) in refused.items():
         with pytest.raises(error, match=_naming("out")):
             entry.op(**arrays, **params, out=out)

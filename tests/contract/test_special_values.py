@@ -34,6 +34,8 @@ def test_nan_and_inf(entry, simd_level, rng):
     for _ in range(3):
         arrays, params = entry.make_inputs(rng)
         for name in entry.special_arrays or list(arrays)[:1]:
+            if arrays[name] is None:  # an optional array this call goes without
+                continue
             call = ({**arrays, name: _with_specials(arrays[name], rng)}, params)
             got = kit.outputs(entry.op(**call[0], **params))
             where = f"{entry.name}, specials in {name}, {params}"

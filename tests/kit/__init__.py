@@ -109,6 +109,9 @@ class KitEntry:
     optional: tuple[str, ...] = ()
     #: Whether the op takes ``out=`` (the suite then checks its rules).
     takes_out: bool = False
+    #: The inputs ``out=`` may be itself (elementwise ops, in place); any other overlap
+    #: is refused.
+    out_may_be: tuple[str, ...] = ()
     #: Calls with a zero-size array the op must run (and match the reference on).
     zero_size_calls: Callable[[np.random.Generator], list[Call]] | None = None
     #: The arrays NaN and infinities are put into, one at a time (default: the first).
@@ -135,6 +138,16 @@ class KitEntry:
     def arguments(self, arrays: dict[str, Any]) -> list[str]:
         """The names of the given (not None) arrays of a call that the argument tests change."""
         return [k for k, a in arrays.items() if a is not None and (self.argument_arrays is None or k in self.argument_arrays)]
+
+
+def changed(name, value):
+    """A change to a call that sets one array: arrays[name] = value(arrays)."""
+    return lambda arrays, params: ({**arrays, name: value(arrays)}, params)
+
+
+def param(**changes):
+    """A change to a call that sets parameters."""
+    return lambda arrays, params: (arrays, {**params, **changes})
 
 
 def huge_ints():

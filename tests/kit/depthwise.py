@@ -3,17 +3,15 @@ conv2d(groups=C) as the peer, and what a user can get wrong."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-import pytest
 
 import opzoo
 from opzoo import reference
 from opzoo.reference.depthwise import output_size
 from opzoo.reference.padding import pair, resolve_padding
 
-from . import ACTIVATIONS, BadInput, KitEntry, huge_ints
+from . import ACTIVATIONS, BadInput, KitEntry, changed, huge_ints, param
+from .torch_arrays import as_tensor, leaf, torch_or_skip
 
 
 def make_inputs(rng, N, C, M, H, W, kh, kw, layout="NCHW", dtype=np.float32, bias=True):
@@ -93,56 +91,47 @@ def _torch_peer_backward():
     return peer
 
 
-def _changed(name, value):
-    """A change that sets one array (arrays[name] = value(arrays))."""
-    return lambda arrays, params: ({**arrays, name: value(arrays)}, params)
-
-
-def _param(**changes):
-    return lambda arrays, params: (arrays, {**params, **changes})
-
-
 # Changes to the valid call below: x (1, 4, 8, 8), weight (4, 1, 3, 3), bias (4,), padding 1.
 _BAD_FORWARD = [
-    BadInput("x 3-D", _changed("x", lambda a: a["x"][0]), ValueError, r"x: expected 4 dimensions"),
-    BadInput("weight 3-D", _changed("weight", lambda a: a["weight"][:, 0]), ValueError, r"weight: expected 4 dimensions"),
-    BadInput("weight not (C*M, 1, kh, kw)", _changed("weight", lambda a: a["weight"].reshape(2, 2, 3, 3)),
+    BadInput("x 3-D", changed("x", lambda a: a["x"][0]), ValueError, r"x: expected 4 dimensions"),
+    BadInput("weight 3-D", changed("weight", lambda a: a["weight"][:, 0]), ValueError, r"weight: expected 4 dimensions"),
+    BadInput("weight not (C*M, 1, kh, kw)", changed("weight", lambda a: a["weight"].reshape(2, 2, 3, 3)),
              ValueError, r"weight: expected shape \(C\*M, 1, kh, kw\)"),
     BadInput("weight channels", lambda a, p: ({**a, "weight": a["weight"][:3], "bias": a["bias"][:3]}, p),
              ValueError, r"multiple of the 4 input channels"),
-    BadInput("bias shape", _changed("bias", lambda a: a["bias"][:3]), ValueError, r"bias: expected shape \(4,\)"),
-    BadInput("x int64", _changed("x", lambda a: a["x"].astype(np.int64)), TypeError,
+    BadInput("bias shape", changed("bias", lambda a: a["bias"][:3]), ValueError, r"bias: expected shape \(4,\)"),
+    BadInput("x int64", changed("x", lambda a: a["x"].astype(np.int64)), TypeError,
              r"x: expected dtype float32 or float64, got int64"),
-    BadInput("x float16", _changed("x", lambda a: a["x"].astype(np.float16)), TypeError, r"float16"),
-    BadInput("weight float64", _changed("weight", lambda a: a["weight"].astype(np.float64)), TypeError,
+    BadInput("x float16", changed("x", lambda a: a["x"].astype(np.float16)), TypeError, r"float16"),
+    BadInput("weight float64", changed("weight", lambda a: a["weight"].astype(np.float64)), TypeError,
              r"weight: expected dtype float32"),
-    BadInput("padding -1", _param(padding=-1), ValueError, r"padding must be >= 0"),
-    BadInput("padding (1, -2, 0, 0)", _param(padding=(1, -2, 0, 0)), ValueError, r"padding must be >= 0"),
-    BadInput("padding 'full'", _param(padding="full"), ValueError, r"padding: expected"),
-    BadInput("padding 3 ints", _param(padding=(1, 2, 3)), ValueError, r"padding: expected an int, 2 ints \(ph, pw\), 4 ints"),
-    BadInput("stride 0", _param(stride=0), ValueError, r"stride must be >= 1"),
-    BadInput("dilation (1, 0)", _param(dilation=(1, 0)), ValueError, r"dilation must be >= 1"),
-    BadInput("stride 1.5", _param(stride=1.5), TypeError, r"stride: expected an int"),
-    BadInput("dilation too large", _param(dilation=4, padding=0), ValueError, r"spans more than the padded input"),
+    BadInput("padding -1", param(padding=-1), ValueError, r"padding must be >= 0"),
+    BadInput("padding (1, -2, 0, 0)", param(padding=(1, -2, 0, 0)), ValueError, r"padding must be >= 0"),
+    BadInput("padding 'full'", param(padding="full"), ValueError, r"padding: expected"),
+    BadInput("padding 3 ints", param(padding=(1, 2, 3)), ValueError, r"padding: expected an int, 2 ints \(ph, pw\), 4 ints"),
+    BadInput("stride 0", param(stride=0), ValueError, r"stride must be >= 1"),
+    BadInput("dilation (1, 0)", param(dilation=(1, 0)), ValueError, r"dilation must be >= 1"),
+    BadInput("stride 1.5", param(stride=1.5), TypeError, r"stride: expected an int"),
+    BadInput("dilation too large", param(dilation=4, padding=0), ValueError, r"spans more than the padded input"),
     BadInput("input too small", lambda a, p: ({**a, "x": a["x"][:, :, :2]}, {**p, "padding": 0}), ValueError,
              r"spans more than the padded input"),
-    BadInput("layout 'NWHC'", _param(layout="NWHC"), ValueError, r"layout must be 'NCHW' or 'NHWC'"),
-    BadInput("activation 'gelu'", _param(activation="gelu"), ValueError, r"activation must be one of"),
-    BadInput("activation 3", _param(activation=3), TypeError, r"activation: expected None or a name"),
-    BadInput("out shape", _param(out=np.empty((1, 4, 6, 5), np.float32)), ValueError, r"out: expected shape"),
-    BadInput("out float64", _param(out=np.empty((1, 4, 8, 8), np.float64)), TypeError, r"out: expected dtype"),
+    BadInput("layout 'NWHC'", param(layout="NWHC"), ValueError, r"layout must be 'NCHW' or 'NHWC'"),
+    BadInput("activation 'gelu'", param(activation="gelu"), ValueError, r"activation must be one of"),
+    BadInput("activation 3", param(activation=3), TypeError, r"activation: expected None or a name"),
+    BadInput("out shape", param(out=np.empty((1, 4, 6, 5), np.float32)), ValueError, r"out: expected shape"),
+    BadInput("out float64", param(out=np.empty((1, 4, 8, 8), np.float64)), TypeError, r"out: expected dtype"),
     BadInput("out is x", lambda a, p: (a, {**p, "out": a["x"]}), ValueError, r"out: must not share memory with x"),
-    BadInput("x a list", _changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected an array"),
-    BadInput("bias a memoryview", _changed("bias", lambda a: memoryview(a["bias"])), None),  # buffer protocol: an array
+    BadInput("x a list", changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected an array"),
+    BadInput("bias a memoryview", changed("bias", lambda a: memoryview(a["bias"])), None),  # buffer protocol: an array
 ]
 
 _BAD_BACKWARD = [
-    BadInput("grad_out shape", _changed("grad_out", lambda a: a["grad_out"][:, :, 1:]), ValueError,
+    BadInput("grad_out shape", changed("grad_out", lambda a: a["grad_out"][:, :, 1:]), ValueError,
              r"grad_out: expected shape \(1, 4, 8, 8\)"),
-    BadInput("grad_out float64", _changed("grad_out", lambda a: a["grad_out"].astype(np.float64)), TypeError,
+    BadInput("grad_out float64", changed("grad_out", lambda a: a["grad_out"].astype(np.float64)), TypeError,
              r"grad_out: expected dtype float32"),
-    BadInput("bias shape", _changed("bias", lambda a: a["bias"][:3]), ValueError, r"bias: expected shape \(4,\)"),
-    BadInput("activation 'tanh'", _param(activation="tanh"), ValueError, r"activation must be one of"),
+    BadInput("bias shape", changed("bias", lambda a: a["bias"][:3]), ValueError, r"bias: expected shape \(4,\)"),
+    BadInput("activation 'tanh'", param(activation="tanh"), ValueError, r"activation must be one of"),
 ]
 
 
@@ -266,57 +255,35 @@ def _torch_places_specials(call, name):
 # array as the channels_last NCHW tensor it is; anything else reaches the op unchanged.
 
 
-def _torch_or_skip():
-    return pytest.importorskip("torch", reason="the opzoo.torch entries need torch (pip install torch)")
-
-
-def _as_tensor(torch, a):
-    if not isinstance(a, np.ndarray):
-        return a
-    if not a.dtype.isnative:
-        a = a.astype(a.dtype.newbyteorder("="))
-    if any(st < 0 for st in a.strides):
-        a = a.copy()
-    with warnings.catch_warnings():  # read-only arrays: the op never writes its inputs
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(a)
-
-
 def _nchw(torch, t, layout):
     """An NHWC tensor as the NCHW-shaped channels_last view it is (anything else as it is)."""
     return t.permute(0, 3, 1, 2) if layout == "NHWC" and isinstance(t, torch.Tensor) and t.dim() == 4 else t
 
 
 def _nchw_tensor(torch, a, layout):
-    return _nchw(torch, _as_tensor(torch, a), layout)
+    return _nchw(torch, as_tensor(torch, a), layout)
 
 
 def _torch_op_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, layout="NCHW", activation=None):
-    torch = _torch_or_skip()
+    torch = torch_or_skip()
     import opzoo.torch
 
-    y = opzoo.torch.depthwise_conv2d(_nchw_tensor(torch, x, layout), _as_tensor(torch, weight),
-                                     _as_tensor(torch, bias), stride, padding, dilation, activation)
+    y = opzoo.torch.depthwise_conv2d(_nchw_tensor(torch, x, layout), as_tensor(torch, weight),
+                                     as_tensor(torch, bias), stride, padding, dilation, activation)
     return _from_torch(y, layout)
-
-
-def _leaf(t):
-    """A tensor that collects its gradient (floating dtypes: others reach the op as they are, to be refused)."""
-    floating = getattr(t, "is_floating_point", lambda: False)()
-    return t.detach().requires_grad_() if floating else t
 
 
 def _torch_op_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, layout="NCHW",
                        activation=None):
     """grad_x, grad_weight and grad_bias from autograd; without a bias, a zero bias collects grad_bias."""
-    torch = _torch_or_skip()
+    torch = torch_or_skip()
     import opzoo.torch
 
-    xt, wt = _leaf(_as_tensor(torch, x)), _leaf(_as_tensor(torch, weight))
+    xt, wt = leaf(as_tensor(torch, x)), leaf(as_tensor(torch, weight))
     if bias is None and isinstance(wt, torch.Tensor) and wt.dim() == 4:
         bt = torch.zeros(wt.shape[0], dtype=wt.dtype, requires_grad=wt.is_floating_point())
     else:
-        bt = _leaf(_as_tensor(torch, bias))
+        bt = leaf(as_tensor(torch, bias))
     y = opzoo.torch.depthwise_conv2d(_nchw(torch, xt, layout), wt, bt, stride, padding, dilation, activation)
     g = _nchw_tensor(torch, grad_out, layout)
     if g.shape != y.shape:  # autograd refuses it (RuntimeError) before any op sees it
@@ -330,8 +297,8 @@ def _bad_torch(table):
     kept = [b for b in table if not b.label.startswith(("out", "grad_out", "layout"))
             and b.label not in ("x a list", "bias a memoryview")]
     return kept + [
-        BadInput("x a list", _changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected a torch.Tensor"),
-        BadInput("bias a memoryview", _changed("bias", lambda a: memoryview(a["bias"])), TypeError,
+        BadInput("x a list", changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected a torch.Tensor"),
+        BadInput("bias a memoryview", changed("bias", lambda a: memoryview(a["bias"])), TypeError,
                  r"bias: expected a torch.Tensor"),
     ]
 

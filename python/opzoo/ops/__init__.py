@@ -1,5 +1,6 @@
 """The functional API, one module per op family."""
 
+from .activation import bias_activation, bias_activation_backward
 from .depthwise import depthwise_conv2d, depthwise_conv2d_backward
 
-__all__ = ["depthwise_conv2d", "depthwise_conv2d_backward"]
+__all__ = ["bias_activation", "bias_activation_backward", "depthwise_conv2d", "depthwise_conv2d_backward"]

@@ -1,6 +1,7 @@
 """Plain NumPy implementations of every op: the executable specification the tests
 compare the kernels against. Written for clarity, computed in float64."""
 
+from .activation import bias_activation, bias_activation_backward
 from .depthwise import depthwise_conv2d, depthwise_conv2d_backward
 
-__all__ = ["depthwise_conv2d", "depthwise_conv2d_backward"]
+__all__ = ["bias_activation", "bias_activation_backward", "depthwise_conv2d", "depthwise_conv2d_backward"]

@@ -45,3 +45,27 @@ def activation_grad(z, grad, activation):
         s = _sigmoid(z)
         return grad * s * (1.0 - s)
     raise ValueError(f"unknown activation {activation!r}")
+
+
+def _along(v, ndim, axis):
+    """A vector as an array that broadcasts along `axis` of an ndim-D array."""
+    axis = axis % ndim
+    return np.asarray(v, dtype=np.float64).reshape((-1,) + (1,) * (ndim - 1 - axis))
+
+
+def bias_activation(x, bias=None, activation=None, residual=None, axis=-1):
+    """activation(x + bias along `axis`) + residual."""
+    x = np.asarray(x, dtype=np.float64)
+    z = x if bias is None else x + _along(bias, x.ndim, axis)
+    y = apply_activation(z, activation)
+    return y if residual is None else y + np.asarray(residual, dtype=np.float64)
+
+
+def bias_activation_backward(grad_out, x, bias=None, activation=None, axis=-1):
+    """(grad_x, grad_bias) of :func:`bias_activation`: grad_out * activation'(x + bias),
+    and its sum over every axis but `axis`."""
+    x = np.asarray(x, dtype=np.float64)
+    z = x if bias is None else x + _along(bias, x.ndim, axis)
+    grad_x = activation_grad(z, grad_out, activation)
+    others = tuple(d for d in range(x.ndim) if d != axis % x.ndim)
+    return grad_x, grad_x.sum(axis=others)

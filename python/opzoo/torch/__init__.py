@@ -17,7 +17,8 @@ try:
 except ImportError as e:  # pragma: no cover - the tests run with torch installed
     raise ImportError("opzoo.torch needs PyTorch: pip install torch") from e
 
+from .activation import bias_activation
 from .convert import convert
 from .depthwise import DepthwiseConv2d, depthwise_conv2d
 
-__all__ = ["DepthwiseConv2d", "convert", "depthwise_conv2d"]
+__all__ = ["DepthwiseConv2d", "bias_activation", "convert", "depthwise_conv2d"]

@@ -9,13 +9,10 @@ kernels and gives a ``channels_last`` result; grad_x comes back in the input's o
 Both ops run the functional API's pipeline on the tensors themselves, which reads CPU
 tensors as NumPy views of their memory: no copies, a few microseconds per call.
 
-Eager calls on plain tensors (no torch.compile, export, functorch transform or
-dispatch mode active) run the same forward and backward through a
-``torch.autograd.Function`` instead of the custom op: the custom op's dispatch costs
-about 50 microseconds per forward+backward, which a 7x7 layer's 300 notice. Eager calls
-that want no gradient (no_grad, or no input requiring one) run the forward alone.
-Whatever traces the call gets the custom op, with its fake implementation and autograd
-formula.
+Eager calls on plain tensors run the same forward and backward through a
+``torch.autograd.Function`` instead of the custom op (:mod:`opzoo.torch._eager`: the
+custom op's dispatch costs about 50 microseconds per forward+backward, which a 7x7
+layer's 300 notice), and the forward alone when no gradient is wanted.
 """
 
 import math
@@ -27,8 +24,9 @@ from torch import Tensor, nn
 from .. import _cpu
 from .._args import _PADDING_FORMS, conv2d_params, int_tuple
 from .._dispatch import _torch_cpu_views, _torch_host
-from .._layout import dense_in_memory_order
 from ..ops import depthwise as functional
+from ._eager import eager, wants_grad
+from ._fake import empty_in_memory_order
 from .convert import register_converter
 
 __all__ = ["DepthwiseConv2d", "depthwise_conv2d"]
@@ -93,46 +91,16 @@ def _backward_op(grad_out: Tensor, x: Tensor, weight: Tensor, bias: Optional[Ten
     return tuple(x.new_empty((0,)) if g is None else g for g in grads)
 
 
-class _TensorLayout:
-    """What :func:`opzoo._layout.dense_in_memory_order` asks of an array library, for
-    torch tensors (fake ones included): the rule that picks the kernels' memory order."""
-
-    permutes = True
-
-    @staticmethod
-    def is_dense(t: Tensor) -> bool:
-        return t.is_contiguous()
-
-    @staticmethod
-    def permute(t: Tensor, axes) -> Tensor:
-        return t.permute(*axes)
-
-    @staticmethod
-    def contiguous(t: Tensor, name: str) -> Tensor:
-        return t.contiguous()
-
-
-def _memory_format(x: Tensor) -> torch.memory_format:
-    """The memory format the real ops give results in x's order: channels_last when the
-    kernels read x as NHWC."""
-    _, memory = dense_in_memory_order(_TensorLayout, x, "NCHW", "x")
-    return torch.channels_last if memory == "NHWC" else torch.contiguous_format
-
-
-def _empty_like_layout(x: Tensor, shape, memory_format) -> Tensor:
-    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=memory_format)
-
-
 @_forward_op.register_fake
 def _forward_fake(x, weight, bias, stride, padding, dilation, same, activation):
     shape = _cpu.depthwise_output_shape(tuple(x.shape), tuple(weight.shape), tuple(stride),
                                         _kernel_padding(tuple(padding), same), tuple(dilation), "NCHW")
-    return _empty_like_layout(x, shape, _memory_format(x))
+    return empty_in_memory_order(x, shape)
 
 
 @_backward_op.register_fake
 def _backward_fake(grad_out, x, weight, bias, stride, padding, dilation, same, activation, output_mask):
-    gx = _empty_like_layout(x, x.shape, _memory_format(x)) if output_mask[0] else x.new_empty((0,))
+    gx = empty_in_memory_order(x, x.shape) if output_mask[0] else x.new_empty((0,))
     gw = weight.new_empty(weight.shape) if output_mask[1] else x.new_empty((0,))
     gb = weight.new_empty((weight.shape[0],)) if output_mask[1] else x.new_empty((0,))
     return gx, gw, gb
@@ -174,31 +142,11 @@ class _Eager(torch.autograd.Function):
         return _input_gradients(ctx, grad_out, _gradients)
 
 
-_PLAIN_TENSORS = (Tensor, nn.Parameter)
-
-
-def _tracing_hooks():
-    """torch's private probes for what would see through the eager path (a dispatch mode,
-    functorch's wrappers, whose Python type is Tensor); a torch without them gets the
-    custom op always."""
-    try:
-        from torch.utils._python_dispatch import _get_current_dispatch_mode
-
-        return _get_current_dispatch_mode, torch._C._are_functorch_transforms_active
-    except (ImportError, AttributeError):
-        return (lambda: True), (lambda: True)
-
-
-_dispatch_mode, _functorch_active = _tracing_hooks()
-
-
 def _apply(x, weight, bias, stride, padding, dilation, same, activation) -> Tensor:
     """The op on normalised arguments: eagerly when nothing traces the call (through
     :class:`_Eager` when a gradient is wanted, else the kernels alone), else the custom op."""
-    if (type(x) in _PLAIN_TENSORS and type(weight) in _PLAIN_TENSORS and not torch.compiler.is_compiling()
-            and _dispatch_mode() is None and not _functorch_active()):
-        if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
-                                        or (bias is not None and bias.requires_grad)):
+    if eager(x, weight, bias):
+        if wants_grad(x, weight, bias):
             return _Eager.apply(x, weight, bias, stride, padding, dilation, same, activation)
         return _forward(x, weight, bias, stride, padding, dilation, same, activation)
     return _forward_op(x, weight, bias, stride, padding, dilation, same, activation)
