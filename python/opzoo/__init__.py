@@ -11,6 +11,7 @@ True
 from ._runtime import get_num_threads, info, set_num_threads
 from .ops.activation import bias_activation, bias_activation_backward
 from .ops.depthwise import depthwise_conv2d, depthwise_conv2d_backward
+from .ops.squeeze_excite import squeeze_excite, squeeze_excite_backward
 
 __version__ = info()["version"]
 
@@ -22,4 +23,6 @@ __all__ = [
     "get_num_threads",
     "info",
     "set_num_threads",
+    "squeeze_excite",
+    "squeeze_excite_backward",
 ]

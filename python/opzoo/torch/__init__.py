@@ -20,5 +20,6 @@ except ImportError as e:  # pragma: no cover - the tests run with torch installe
 from .activation import bias_activation
 from .convert import convert
 from .depthwise import DepthwiseConv2d, depthwise_conv2d
+from .squeeze_excite import squeeze_excite
 
-__all__ = ["DepthwiseConv2d", "bias_activation", "convert", "depthwise_conv2d"]
+__all__ = ["DepthwiseConv2d", "bias_activation", "convert", "depthwise_conv2d", "squeeze_excite"]
