@@ -128,3 +128,57 @@ def test_bias_activation_axis_rules():
     assert opzoo.bias_activation(x, np.ones(2, np.float32), axis=np.int64(0))[1, 2] == 1.0
     with pytest.raises(ValueError, match=r"axis: expected an int in \[-2, 2\) for x of shape \(2, 3\), got -3"):
         opzoo.bias_activation(x, axis=-3)
+
+
+# The model layer's matrix products: NumPy's sgemm in row or column blocks on opzoo's
+# threads, each block's bias-activation epilogue right after it.
+
+def _gemm_or_skip():
+    from opzoo.nn._blas import sgemm_attached
+
+    if not sgemm_attached():
+        pytest.skip("no OpenBLAS loaded whose sgemm opzoo could attach (NumPy built with another BLAS)")
+
+
+@pytest.mark.parametrize("M, K, N", [(1, 1, 1), (49, 1152, 192), (12544, 16, 96), (7, 33, 1280), (300, 0, 5),
+                                     (0, 8, 8), (1000, 24, 3)])
+def test_gemm_bias_activation_matches_numpy(rng, M, K, N):
+    _gemm_or_skip()
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    bias, residual = rng.standard_normal(N).astype(np.float32), rng.standard_normal((M, N)).astype(np.float32)
+    for threads in (1, 2, 3):
+        before = opzoo.get_num_threads()
+        opzoo.set_num_threads(threads)
+        try:
+            out = np.full((M, N), np.nan, np.float32)
+            _cpu.gemm_bias_activation(a, b, bias, residual, out, "silu")
+            plain = np.full((M, N), np.nan, np.float32)
+            _cpu.gemm_bias_activation(a, b, None, None, plain, None)
+        finally:
+            opzoo.set_num_threads(before)
+        z = a.astype(np.float64) @ b
+        assert_close(out, reference.bias_activation(z, bias, "silu", residual), 1e-5)
+        assert_close(plain, z, 1e-5)
+
+
+def test_gemm_bias_activation_checks_its_arguments(rng):
+    a, b = np.ones((4, 3), np.float32), np.ones((3, 5), np.float32)
+    out = np.empty((4, 5), np.float32)
+    with pytest.raises(ValueError, match=r"b: expected shape \(3, N\) for a of shape \(4, 3\), got \(2, 5\)"):
+        _cpu.gemm_bias_activation(a, b[:2].copy(), None, None, out, None)
+    with pytest.raises(TypeError, match="a: expected dtype float32, got float64"):
+        _cpu.gemm_bias_activation(a.astype(np.float64), b.astype(np.float64), None, None, out.astype(np.float64), None)
+    with pytest.raises(ValueError, match=r"out: expected shape \(4, 5\)"):
+        _cpu.gemm_bias_activation(a, b, None, None, out[:3].copy(), None)
+    with pytest.raises(ValueError, match=r"bias: expected shape \(5,\)"):
+        _cpu.gemm_bias_activation(a, b, np.ones(4, np.float32), None, out, None)
+    with pytest.raises(ValueError, match="out: must not share memory with residual"):
+        _cpu.gemm_bias_activation(a, b, None, out, out, None)
+    with pytest.raises(ValueError, match="out: must not share memory with a"):
+        buf = np.ones(20, np.float32)
+        _cpu.gemm_bias_activation(buf[:12].reshape(4, 3), b, None, None, buf.reshape(4, 5), None)
+    with pytest.raises(ValueError, match=r"a: expected 2 dimensions \(M, K\)"):
+        _cpu.gemm_bias_activation(a[None], b, None, None, out, None)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _cpu.gemm_bias_activation(np.ones((3, 4), np.float32).T, b, None, None, out, None)

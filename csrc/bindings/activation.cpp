@@ -9,6 +9,7 @@
 #include "activation_shape.h"
 #include "host_array.h"
 #include "opzoo/activation.h"
+#include "opzoo/blas.h"
 #include "params.h"
 #include "registry.h"
 
@@ -70,6 +71,19 @@ void bias_backward(const py::array& grad_in, const py::array& x_in, const std::o
   });
 }
 
+void gemm(const py::array& a_in, const py::array& b_in, const std::optional<py::array>& bias_in,
+          const std::optional<py::array>& residual_in, const py::array& out_in, const py::handle& activation) {
+  const ArrayArg a = host_array(a_in, "a"), b = host_array(b_in, "b"), out = host_array(out_in, "out", true);
+  const std::optional<ArrayArg> bias = host_array(bias_in, "bias"), residual = host_array(residual_in, "residual");
+  check_gemm_bias_activation(a, b, bias ? &*bias : nullptr, residual ? &*residual : nullptr, out);
+  const Activation act = parse_activation(activation);
+  if (!blas_attached()) throw std::runtime_error("gemm_bias_activation: no BLAS library attached (blas_attach)");
+  py::gil_scoped_release release;
+  gemm_bias_activation(a.shape[0], a.shape[1], b.shape[1], a.as<const float>(), b.as<const float>(),
+                       bias ? bias->as<const float>() : nullptr, act, residual ? residual->as<const float>() : nullptr,
+                       out.as<float>());
+}
+
 }  // namespace
 }  // namespace opzoo::bindings
 
@@ -82,6 +96,14 @@ OPZOO_BINDINGS(activation) {
         py::arg("out").noconvert(), py::arg("activation"),
         "out = grad * activation'(z), elementwise over arrays of one shape (PyTorch's values at the kinks).");
   namespace b = opzoo::bindings;
+  m.def("blas_attach", [](const std::string& path) { return opzoo::blas_attach(path.c_str()); }, py::arg("path"),
+        "Attaches the sgemm of the BLAS library at `path` if the process has loaded it (never loads one); whether "
+        "an sgemm is attached.");
+  m.def("gemm_bias_activation", &b::gemm, py::arg("a").noconvert(), py::arg("b").noconvert(),
+        py::arg("bias").noconvert().none(true), py::arg("residual").noconvert().none(true),
+        py::arg("out").noconvert(), py::arg("activation"),
+        "out = activation(a @ b + bias) + residual (float32, dense), the attached sgemm in row blocks on opzoo's "
+        "threads, each followed by the epilogue.");
   m.def("bias_activation_axis", &b::axis_of, py::arg("x_shape"), py::arg("bias_shape").none(true), py::arg("axis"),
         "The bias axis of an array of shape x_shape, normalised (ValueError unless -ndim <= axis < ndim and "
         "bias_shape is (x_shape[axis],)).");

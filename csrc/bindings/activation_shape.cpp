@@ -68,4 +68,21 @@ BiasActivationShape check_bias_activation_backward(const ArrayArg& grad, const A
   return bias_activation_shape(x.shape, axis);
 }
 
+void check_gemm_bias_activation(const ArrayArg& a, const ArrayArg& b, const ArrayArg* bias, const ArrayArg* residual,
+                                const ArrayArg& out) {
+  check_ndim(a.shape, "a", 2, "(M, K)");
+  check_ndim(b.shape, "b", 2, "(K, N)");
+  if (a.dtype != DType::float32) throw py::type_error(std::string("a: expected dtype float32, got ") + dtype_name(a.dtype));
+  const int64_t M = a.shape[0], K = a.shape[1], N = b.shape[1];
+  if (b.shape[0] != K)
+    throw py::value_error("b: expected shape (" + std::to_string(K) + ", N) for a of shape " + shape_str(a.shape) +
+                          ", got " + shape_str(b.shape));
+  for (const ArrayArg* x : {&b, bias, residual, &out})
+    if (x) check_same_kind(*x, a);
+  if (bias) check_shape(*bias, {N});
+  if (residual) check_shape(*residual, {M, N});
+  check_shape(out, {M, N});
+  check_no_overlap(out, {&a, &b, bias, residual});
+}
+
 }  // namespace opzoo::bindings

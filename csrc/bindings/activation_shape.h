@@ -33,4 +33,9 @@ BiasActivationShape check_bias_activation_backward(const ArrayArg& grad, const A
 // z, grad and out of one shape and kind; out shares memory with neither input.
 void check_activation_backward(const ArrayArg& z, const ArrayArg& grad, const ArrayArg& out);
 
+// The product's operands: a (M, K), b (K, N), out (M, N), float32; bias (N,) and residual
+// (M, N) optional; out shares no memory with any of them.
+void check_gemm_bias_activation(const ArrayArg& a, const ArrayArg& b, const ArrayArg* bias, const ArrayArg* residual,
+                                const ArrayArg& out);
+
 }  // namespace opzoo::bindings

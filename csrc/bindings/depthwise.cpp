@@ -24,6 +24,11 @@ py::tuple output_shape(const std::vector<int64_t>& x_shape, const std::vector<in
                                                               {stride, std::move(padding), dilation, layout})));
 }
 
+py::tuple conv_pads(Pair size, Pair kernel, Pair stride, Padding padding, Pair dilation) {
+  const Window2d g = conv_window(padding, size[0], size[1], kernel[0], kernel[1], stride, dilation);
+  return py::make_tuple(g.pads[0], g.pads[1], g.pads[2], g.pads[3]);
+}
+
 void forward(const py::array& x_in, const py::array& weight_in, const std::optional<py::array>& bias_in,
              const py::array& out_in, Pair stride, Padding padding, Pair dilation, const std::string& layout,
              const py::handle& activation) {
@@ -79,6 +84,10 @@ OPZOO_BINDINGS(depthwise) {
   m.def("depthwise_output_shape", &b::output_shape, py::arg("x_shape"), py::arg("weight_shape"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("layout"),
         "The output shape of a depthwise conv2d, every argument checked (ValueError naming the first bad one).");
+  m.def("conv_pads", &b::conv_pads, py::arg("size"), py::arg("kernel"), py::arg("stride"), py::arg("padding"),
+        py::arg("dilation"),
+        "The (top, bottom, left, right) pads of a 2-D window over an (H, W) image: `padding`'s own, or TensorFlow's "
+        "SAME resolved; every argument checked as the convolutions check it.");
   m.def("depthwise_forward", &b::forward, py::arg("x").noconvert(), py::arg("weight").noconvert(),
         py::arg("bias").noconvert().none(true), py::arg("out").noconvert(), py::arg("stride"), py::arg("padding"),
         py::arg("dilation"), py::arg("layout"), py::arg("activation"),

@@ -215,7 +215,11 @@ def run_case(case: BenchCase, quick: bool = False, progress: bool = True, back_t
     groups = list(dict.fromkeys(r["group"] for r in rows))
     sums = {g: _sum([r for r in rows if r["group"] == g]) for g in groups}
     timing = "CUDA events" if gpu else "back-to-back" if back_to_back else "interleaved"
-    return {"rows": rows, "sum": sums[None] if groups == [None] else sums, "timing": timing, **case.params(quick)}
+    result = {"rows": rows, "sum": sums[None] if groups == [None] else sums, "timing": timing, **case.params(quick)}
+    if case.breakdown is not None:
+        what, table = case.breakdown(quick)
+        result["breakdown"] = {"what": what, "rows": table}
+    return result
 
 
 def _sum(rows: list[dict]) -> dict:
@@ -231,8 +235,14 @@ def case_table(case: BenchCase, result: dict) -> str:
     columns = [c for c in case.columns if any(c in ms for ms in sums.values())]
     where = " on the GPU" if case.device == "gpu" else ""
     title = case.title.format(**result)
-    return (f"Case {case.name}{where}: {title} (median ms per call, {result['timing']}; "
+    text = (f"Case {case.name}{where}: {title} (median ms per call, {result['timing']}; "
             f"ratios > 1 mean opzoo is faster)\n\n{format_table(rows, columns, case.ratios)}")
+    if "breakdown" in result:
+        table = result["breakdown"]["rows"]
+        stages = list(dict.fromkeys(stage for ms in table.values() for stage in ms))
+        text += (f"\n\nCase {case.name}, {result['breakdown']['what']}\n\n"
+                 + format_table([{"label": label, "ms": ms} for label, ms in table.items()], stages, []))
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,9 @@ class BenchCase:
     device: str = "cpu"
     #: Implementations too slow to time with the rest: a few calls of their own.
     slow: tuple[str, ...] = ()
+    #: quick -> (what it shows, {row label: {column: ms}}): a second table after the timings
+    #: (a model's time per stage), or None.
+    breakdown: Callable[[bool], tuple[str, dict[str, dict[str, float]]]] | None = None
 
     @property
     def family(self) -> str:
