@@ -220,6 +220,22 @@ void se_forward(const SqueezeExciteShape& s, const typename V::value_type* x, co
   se_scale<V>(s, p, x, gate.data(), nullptr, y);
 }
 
+// out[i * cols + j] = sum_n a[n * rows + i] * b[n * cols + j] and sums[i] = sum_n
+// a[n * rows + i], the images n in order; one task per row i.
+template <class T>
+void se_image_sums(int64_t N, int64_t rows, int64_t cols, const T* a, const T* b, T* out, T* sums) {
+  parallel_for(rows, threads_for(rows), [&](int64_t i, int) {
+    for (int64_t j = 0; j < cols; ++j) {
+      T acc = T(0);
+      for (int64_t n = 0; n < N; ++n) acc += a[n * rows + i] * b[n * cols + j];
+      out[i * cols + j] = acc;
+    }
+    T acc = T(0);
+    for (int64_t n = 0; n < N; ++n) acc += a[n * rows + i];
+    sums[i] = acc;
+  });
+}
+
 template <class V>
 void se_backward(const SqueezeExciteShape& s, const typename V::value_type* grad_y, const typename V::value_type* x,
                  const typename V::value_type* w_reduce, const typename V::value_type* b_reduce,
@@ -253,27 +269,9 @@ void se_backward(const SqueezeExciteShape& s, const typename V::value_type* grad
   });
   if (grad_x && N > 0 && C > 0 && p.P > 0) se_scale<V>(s, p, grad_y, gate.data(), spread.data(), grad_x);
   if (!grad_w_reduce) return;
-  // Parameter gradients: sums over the images in image order, one task per output row.
-  parallel_for(C, threads_for(C), [&](int64_t c, int) {
-    for (int64_t r = 0; r < R; ++r) {
-      T acc = T(0);
-      for (int64_t n = 0; n < N; ++n) acc += dz2[size_t(n * C + c)] * h[size_t(n * R + r)];
-      grad_w_expand[c * R + r] = acc;
-    }
-    T acc = T(0);
-    for (int64_t n = 0; n < N; ++n) acc += dz2[size_t(n * C + c)];
-    grad_b_expand[c] = acc;
-  });
-  parallel_for(R, threads_for(R), [&](int64_t r, int) {
-    for (int64_t c = 0; c < C; ++c) {
-      T acc = T(0);
-      for (int64_t n = 0; n < N; ++n) acc += dz1[size_t(n * R + r)] * mean[size_t(n * C + c)];
-      grad_w_reduce[r * C + c] = acc;
-    }
-    T acc = T(0);
-    for (int64_t n = 0; n < N; ++n) acc += dz1[size_t(n * R + r)];
-    grad_b_reduce[r] = acc;
-  });
+  // Parameter gradients: sums over the images in image order.
+  se_image_sums(N, C, R, dz2.data(), h.data(), grad_w_expand, grad_b_expand);
+  se_image_sums(N, R, C, dz1.data(), mean.data(), grad_w_reduce, grad_b_reduce);
 }
 
 template <class V>

@@ -10,7 +10,7 @@ import opzoo
 from opzoo import reference
 
 from . import ACTIVATIONS, BadInput, KitEntry, changed, param
-from .torch_arrays import as_tensor, leaf, torch_or_skip
+from .torch_arrays import as_tensor, leaf, torch_or_none, torch_or_skip
 
 
 def _forward_call(rng, activations=ACTIVATIONS):
@@ -31,14 +31,6 @@ def _backward_call(rng):
     return {"grad_out": rng.standard_normal(arrays["x"].shape).astype(np.float32), **arrays}, params
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def _torch_activation(torch, z, activation):
     import torch.nn.functional as F
 
@@ -56,7 +48,7 @@ def _tensor(torch, a):
 
 
 def _torch_peer_forward():
-    torch = _torch()
+    torch = torch_or_none()
     if torch is None:
         return None
 
@@ -68,7 +60,7 @@ def _torch_peer_forward():
 
 
 def _torch_peer_backward():
-    torch = _torch()
+    torch = torch_or_none()
     if torch is None:
         return None
 

@@ -11,7 +11,7 @@ from opzoo.reference.depthwise import output_size
 from opzoo.reference.padding import pair, resolve_padding
 
 from . import ACTIVATIONS, BadInput, KitEntry, changed, huge_ints, param
-from .torch_arrays import as_tensor, leaf, torch_or_skip
+from .torch_arrays import as_tensor, leaf, torch_or_none, torch_or_skip
 
 
 def make_inputs(rng, N, C, M, H, W, kh, kw, layout="NCHW", dtype=np.float32, bias=True):
@@ -40,14 +40,6 @@ def _backward_call(rng):
     return {"grad_out": rng.standard_normal(y.shape).astype(np.float32), **arrays}, params
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def _torch_forward(torch, x, weight, bias=None, stride=1, padding=0, dilation=1, activation=None):
     import torch.nn.functional as F
 
@@ -66,7 +58,7 @@ def _from_torch(t, layout):
 
 
 def _torch_peer_forward():
-    torch = _torch()
+    torch = torch_or_none()
     if torch is None:
         return None
 
@@ -78,7 +70,7 @@ def _torch_peer_forward():
 
 
 def _torch_peer_backward():
-    torch = _torch()
+    torch = torch_or_none()
     if torch is None:
         return None
 

@@ -9,7 +9,7 @@ import opzoo
 from opzoo import reference
 
 from . import ACTIVATIONS, BadInput, KitEntry, changed, param
-from .torch_arrays import as_tensor, leaf, torch_or_skip
+from .torch_arrays import as_tensor, leaf, torch_or_none, torch_or_skip
 
 
 def make_inputs(rng, N, C, H, W, R, layout="NCHW", dtype=np.float32, biases=True):
@@ -37,14 +37,6 @@ def _backward_call(rng):
     return {"grad_out": rng.standard_normal(arrays["x"].shape).astype(np.float32), **arrays}, params
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def _torch_forward(torch, x, w_reduce, w_expand, b_reduce, b_expand, activation, layout):
     """timm's SqueezeExcite.forward on NCHW tensors (x.mean((2, 3)), two 1x1 convolutions as matrix products)."""
     import torch.nn.functional as F
@@ -65,7 +57,7 @@ _PARAMS = ("w_reduce", "w_expand", "b_reduce", "b_expand")
 
 
 def _torch_peer_forward():
-    torch = _torch()
+    torch = torch_or_none()
     if torch is None:
         return None
 
@@ -77,7 +69,7 @@ def _torch_peer_forward():
 
 
 def _torch_peer_backward():
-    torch = _torch()
+    torch = torch_or_none()
     if torch is None:
         return None
 

@@ -8,6 +8,15 @@ import numpy as np
 import pytest
 
 
+def torch_or_none():
+    """torch, or None where it is not installed (the peers' entries then skip)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 def torch_or_skip():
     return pytest.importorskip("torch", reason="the opzoo.torch entries need torch (pip install torch)")
 
