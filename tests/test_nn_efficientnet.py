@@ -39,7 +39,8 @@ def _relative_error(got, want):
 @needs_timm
 @pytest.mark.parametrize("variant, size", [("efficientnet_b0", 224), ("efficientnet_b0", 97),
                                            ("tf_efficientnet_b0", 224), ("tf_efficientnet_b0", 131),
-                                           ("efficientnet_b2", 65), ("efficientnet_b3", 224)])
+                                           ("efficientnet_b2", 224), ("efficientnet_b2", 65),
+                                           ("efficientnet_b3", 224), ("efficientnet_b3", 75)])
 def test_matches_timm(variant, size):
     model = _timm_model(variant)
     ours = opzoo.nn.EfficientNet.from_state_dict(model.state_dict(), variant)
