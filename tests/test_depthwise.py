@@ -96,10 +96,11 @@ def test_fast_paths(simd_level, rng, layout, k, stride, hw):
     check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")
 
 
-# NHWC layers read the input in place when stride_w is 2 and copy it otherwise: in
-# place, wide (4-vector blocks and a partial vector) and narrow, a generic kernel size,
-# dilation, uneven padding reaching past the kernel, rows at stride 1 or 3, a depth
-# multiplier and an image over 1 MB; copied, at stride_w 1.
+# NHWC layers read the input in place at stride_w 2 with 256 channels or more and
+# images of at most 1 MB, and copy it otherwise: in place, 4-vector blocks with a
+# partial vector, a generic kernel size, dilation, uneven padding reaching past the
+# kernel, rows at stride 1 or 3; copied, narrow layers, a depth multiplier, an image
+# over 1 MB and stride_w 1.
 @pytest.mark.parametrize(
     "C, M, hw, k, kw",
     [
@@ -111,7 +112,7 @@ def test_fast_paths(simd_level, rng, layout, k, stride, hw):
         (5, 1, (17, 23), 3, dict(padding=(3, 1, 4, 2))),
         (12, 3, (11, 10), 3, dict(padding=1)),
         (300, 1, (30, 30), 3, dict(padding=1)),
-        (37, 1, (12, 12), 3, dict(padding=1, stride=(2, 1))),  # copied
+        (37, 1, (12, 12), 3, dict(padding=1, stride=(2, 1))),
     ],
 )
 def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, C, M, hw, k, kw):

@@ -4,8 +4,8 @@
 // only on V, never on the thread count or on how the work was split.
 //
 // Forward kernels read a zero-padded copy of the band of input rows they need, so
-// border pixels run the same blocked loop as the rest (NHWC layers at stride 2 read in
-// place instead, their border blocks reading zeros outside). NCHW
+// border pixels run the same blocked loop as the rest (wide NHWC layers of small images
+// at stride 2 read in place instead, their border blocks reading zeros outside). NCHW
 // splits that copy by column phase (padded column p sits in phase p % stride_w at index
 // p / stride_w), so every tap of every stride and dilation is one contiguous vector load
 // along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2
@@ -288,8 +288,9 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
 // NHWC forward. Each task copies the padded input rows of a band of output rows
 // into zero-bordered scratch (one contiguous copy per row in NHWC), so that
 // every output pixel, border or not, runs the same register-blocked loop: kBlock
-// pixels x one vector of channels. Layers at stride 2 are read in place, where the
-// blocks at the border run the same loop on zeros read for the padding.
+// pixels x one vector of channels. Wide layers of small images at stride 2 are read
+// in place (nhwc_reads_in_place), where the blocks at the border run the same loop on
+// zeros read for the padding.
 // V::width > 1 needs M == 1 (output channel = input channel); M > 1 runs on ScalarVec,
 // where input channel = output channel / M.
 
@@ -324,16 +325,23 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
   return g;
 }
 
-// NHWC layers at stride 2 read the input in place, checking bounds in the blocks at the
-// border, instead of copying it. At stride 2 an input pixel feeds a quarter of the
-// outputs it feeds at stride 1, so the copy costs four times as much per FMA. Measured
-// (Zen 5, EfficientNet-B0's layers, batch 8) with the input as the op that wrote it
-// leaves it in cache: 10-45% faster; from memory the copy streams better (in place up to
-// 33% slower with 144 or 240 channels, level with 96 or 672). Stride 1 keeps the copy:
-// in place it gains at most 5% in cache, and loses 14-45% from memory (3x3) or either
-// way (5x5).
-inline bool nhwc_reads_in_place(const DepthwiseShape& s) {
-  return s.stride_w == 2;
+// NHWC layers at stride 2 with many channels and small images read the input in place,
+// checking bounds in the blocks at the border, instead of copying it: at stride 2 an
+// input pixel feeds a quarter of the outputs it feeds at stride 1, so the copy costs
+// four times as much per FMA. Narrower layers read 64 bytes per pixel and channel chunk
+// in place, which streams from memory worse than the copy: with the input cold (Zen 5,
+// B0's layers at batch 8, interleaved with a 32 MB pass) in place was 7-45% slower for
+// 96 to 240 channels (C240 H28: 0.43 ms against 0.30; torch 0.32), within 10% either
+// way for 672; with the input in cache, as in a model, it gains 10-45%, which in
+// EfficientNet-B0 comes to 0.15 ms of its 1.5 ms of depthwise layers at batch 1. Larger
+// images and stride 1 lose in place either way (96 x 112x112: 30% slower in cache; 5x5
+// at stride 1: 14-21%).
+constexpr int64_t kInPlaceImageBytes = int64_t(1) << 20;
+
+template <class T>
+bool nhwc_reads_in_place(const DepthwiseShape& s) {
+  const int64_t image_bytes = s.H * s.W * s.C * int64_t(sizeof(T));
+  return s.stride_w == 2 && s.C >= kWideChannels && image_bytes <= kInPlaceImageBytes;
 }
 
 // Elements of a band that the kernels read in place per task (256 KB): the band stays
@@ -589,7 +597,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   pack_weights_tap_major<V>(s, w, packed.get(0));
   const T* wp = packed.get(0);
 
-  const bool in_place = nhwc_reads_in_place(s);
+  const bool in_place = nhwc_reads_in_place<T>(s);
   const NhwcBandFn<T> band_fn = in_place ? pick_nhwc_band<V, true>(s) : pick_nhwc_band<V, false>(s);
   const PaddedRows g = in_place ? nhwc_in_place(s) : nhwc_padded_rows<T>(s);
   const int64_t budget = in_place ? kInPlaceBandBudget : kNhwcBandBudget;
