@@ -1,7 +1,8 @@
 """What every architecture of the model layer is built from: state_dict entries read as
-float32 NumPy, batch norm folded into the convolution before it, convolutions as
-matrix products in NHWC (pointwise ones directly, a k x k one through its patches) with
-bias, activation and residual fused into one opzoo pass after the product, and the
+NumPy (folded in float64, kept in float32), batch norm folded into the convolution
+before it, convolutions as matrix products in NHWC (pointwise ones directly, a k x k
+one through its patches) with bias, activation and residual applied by opzoo to each
+block of the product's rows right after it, and the
 array library of a call (NumPy on the CPU, CuPy on a GPU, the weights copied to each
 device once).
 
@@ -63,9 +64,6 @@ class StateDict:
             raise ValueError(f"{key}: {self._variant} expects shape {tuple(shape)}, the state_dict holds {got}")
         self.used.add(key)
         return to_numpy(self._entries[key], key)
-
-    def has(self, key: str) -> bool:
-        return key in self._entries
 
     def check_all_used(self) -> None:
         """ValueError naming the first entry the architecture did not read (but batch
