@@ -73,10 +73,12 @@ def test_docstring_examples_run():
     import importlib
     import pkgutil
 
+    import opzoo.nn
     import opzoo.ops
 
-    ops = [importlib.import_module(f"opzoo.ops.{m.name}") for m in pkgutil.iter_modules(opzoo.ops.__path__)]
-    for module in [opzoo, opzoo._runtime, *ops]:
+    modules = [importlib.import_module(f"{package.__name__}.{m.name}") for package in (opzoo.ops, opzoo.nn)
+               for m in pkgutil.iter_modules(package.__path__)]
+    for module in [opzoo, opzoo._runtime, opzoo.nn, *modules]:
         failures, _ = doctest.testmod(module, extraglobs={"np": np})
         assert failures == 0, module.__name__
 
