@@ -10,6 +10,7 @@
 
 #include "activations.h"
 #include "kernel_common.h"
+#include "spans.h"
 
 namespace opzoo::cpu {
 namespace {
@@ -40,21 +41,18 @@ void bias_activation_span(const typename V::value_type* x, const typename V::val
                           const typename V::value_type* r, typename V::value_type* y, int64_t n) {
   using R = typename V::reg;
   const R vb = bias && !VectorBias ? V::set1(*bias) : V::zero();
-  auto one = [&](int64_t i, int lanes, bool full) {
-    const R xv = full ? V::load(x + i) : V::load_n(x + i, lanes);
+  for (int64_t i = 0; i < n; i += V::width) {
+    const int64_t lanes = n - i;  // past the width: a whole vector
+    const R xv = load_inputs<V>(x + i, lanes);
     R z = xv;
     if (bias) {
-      if constexpr (VectorBias) z = V::add(xv, full ? V::load(bias + i) : V::load_n(bias + i, lanes));
+      if constexpr (VectorBias) z = V::add(xv, load_inputs<V>(bias + i, lanes));
       else z = V::add(xv, vb);
     }
     R v = activate<V>(act, z);
-    if (r) v = V::add(v, full ? V::load(r + i) : V::load_n(r + i, lanes));
-    if (full) V::store(y + i, v);
-    else V::store_n(y + i, v, lanes);
-  };
-  int64_t i = 0;
-  for (; i + V::width <= n; i += V::width) one(i, V::width, true);
-  if (i < n) one(i, int(n - i), false);
+    if (r) v = V::add(v, load_inputs<V>(r + i, lanes));
+    store_outputs<V>(y + i, v, lanes);
+  }
 }
 
 // Rows (inner == 1) or planes (inner > 1) per task: about kActivationChunk elements.
@@ -93,13 +91,10 @@ void bias_activation_backward(const BiasActivationShape& s, const typename V::va
   const int64_t C = s.channels;
   // grad * activation'(x + bias) for elements [i, i + lanes) with bias vector bv; stored
   // in grad_x when wanted, returned for the bias sums.
-  auto slope_times_grad = [&](int64_t i, R bv, int lanes, bool full) {
-    const R z = V::add(full ? V::load(x + i) : V::load_n(x + i, lanes), bv);
-    const R g = V::mul(full ? V::load(grad + i) : V::load_n(grad + i, lanes), activation_slope<V>(act, z));
-    if (grad_x) {
-      if (full) V::store(grad_x + i, g);
-      else V::store_n(grad_x + i, g, lanes);
-    }
+  auto slope_times_grad = [&](int64_t i, R bv, int64_t lanes) {
+    const R z = V::add(load_inputs<V>(x + i, lanes), bv);
+    const R g = V::mul(load_inputs<V>(grad + i, lanes), activation_slope<V>(act, z));
+    if (grad_x) store_outputs<V>(grad_x + i, g, lanes);
     return g;
   };
   if (s.outer == 0 || C == 0) {
@@ -114,16 +109,12 @@ void bias_activation_backward(const BiasActivationShape& s, const typename V::va
     parallel_for(used_blocks, threads_for(used_blocks), [&](int64_t blk, int) {
       T* sums = grad_bias ? partial.data() + blk * C : nullptr;
       for (int64_t c0 = 0; c0 < C; c0 += Wd) {
-        const int lanes = int(min64(Wd, C - c0));
-        const bool full = lanes == Wd;
-        const R bv = bias ? (full ? V::load(bias + c0) : V::load_n(bias + c0, lanes)) : V::zero();
+        const int64_t lanes = C - c0;
+        const R bv = bias ? load_inputs<V>(bias + c0, lanes) : V::zero();
         R acc = V::zero();
         for (int64_t row = blk * rows_per_block; row < min64(s.outer, (blk + 1) * rows_per_block); ++row)
-          acc = V::add(acc, slope_times_grad(row * C + c0, bv, lanes, full));
-        if (sums) {
-          if (full) V::store(sums + c0, acc);
-          else V::store_n(sums + c0, acc, lanes);
-        }
+          acc = V::add(acc, slope_times_grad(row * C + c0, bv, lanes));
+        if (sums) store_outputs<V>(sums + c0, acc, lanes);
       }
     });
     if (grad_bias)
@@ -143,9 +134,7 @@ void bias_activation_backward(const BiasActivationShape& s, const typename V::va
     for (int64_t n = 0; n < s.outer; ++n) {
       const int64_t off = (n * C + c) * plane;
       R acc = V::zero();
-      int64_t i = 0;
-      for (; i + Wd <= plane; i += Wd) acc = V::add(acc, slope_times_grad(off + i, bv, Wd, true));
-      if (i < plane) acc = V::add(acc, slope_times_grad(off + i, bv, int(plane - i), false));
+      for (int64_t i = 0; i < plane; i += Wd) acc = V::add(acc, slope_times_grad(off + i, bv, plane - i));
       total += V::hsum(acc);
     }
     if (grad_bias) grad_bias[c] = total;

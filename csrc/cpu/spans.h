@@ -27,6 +27,12 @@ void copy_span(typename V::value_type* dst, const typename V::value_type* src, i
 }
 
 // Stores the first `count` lanes of v (all of them when count >= width).
+// The first min(count, width) elements at src (count > 0), the other lanes zero.
+template <class V>
+typename V::reg load_inputs(const typename V::value_type* src, int64_t count) {
+  return count >= V::width ? V::load(src) : V::load_n(src, int(count));
+}
+
 template <class V>
 void store_outputs(typename V::value_type* dst, typename V::reg v, int64_t count) {
   if (count >= V::width)

@@ -16,6 +16,7 @@
 #include "kernel_common.h"
 #include "opzoo/squeeze_excite.h"
 #include "simd/scalar.h"
+#include "spans.h"
 
 namespace opzoo::cpu {
 namespace {
@@ -53,17 +54,6 @@ std::vector<T> se_buffer(int64_t n) {
   return std::vector<T>(size_t(n), T(0));
 }
 
-template <class V>
-typename V::reg load_part(const typename V::value_type* p, int64_t lanes) {
-  return lanes == V::width ? V::load(p) : V::load_n(p, int(lanes));
-}
-
-template <class V>
-void store_part(typename V::value_type* p, typename V::reg v, int64_t lanes) {
-  if (lanes == V::width) V::store(p, v);
-  else V::store_n(p, v, int(lanes));
-}
-
 // sums[n * C + c] = sum over image n's pixels of x (and, with grad_y, grad_sums of
 // grad_y * x), in an order fixed by the shape.
 template <class V>
@@ -81,9 +71,9 @@ void se_channel_sums(const SqueezeExciteShape& s, const SePasses& p, const typen
       R acc = V::zero(), gacc = V::zero();
       for (int64_t i = 0; i < p.P; i += Wd) {
         const int64_t lanes = min64(Wd, p.P - i);
-        const R xv = load_part<V>(xp + i, lanes);
+        const R xv = load_inputs<V>(xp + i, lanes);
         acc = V::add(acc, xv);
-        if (gp) gacc = V::add(gacc, V::mul(load_part<V>(gp + i, lanes), xv));
+        if (gp) gacc = V::add(gacc, V::mul(load_inputs<V>(gp + i, lanes), xv));
       }
       sums[plane] = V::hsum(acc);
       if (gp) grad_sums[plane] = V::hsum(gacc);
@@ -99,12 +89,12 @@ void se_channel_sums(const SqueezeExciteShape& s, const SePasses& p, const typen
       R acc = V::zero(), gacc = V::zero();
       for (int64_t px = p0; px < p1; ++px) {
         const int64_t off = ((n * p.P) + px) * C + c0;
-        const R xv = load_part<V>(x + off, lanes);
+        const R xv = load_inputs<V>(x + off, lanes);
         acc = V::add(acc, xv);
-        if (grad_y) gacc = V::add(gacc, V::mul(load_part<V>(grad_y + off, lanes), xv));
+        if (grad_y) gacc = V::add(gacc, V::mul(load_inputs<V>(grad_y + off, lanes), xv));
       }
-      store_part<V>(partial.data() + task * C + c0, acc, lanes);
-      if (grad_y) store_part<V>(grad_partial.data() + task * C + c0, gacc, lanes);
+      store_outputs<V>(partial.data() + task * C + c0, acc, lanes);
+      if (grad_y) store_outputs<V>(grad_partial.data() + task * C + c0, gacc, lanes);
     }
   });
   for (int64_t n = 0; n < s.N; ++n)
@@ -132,7 +122,7 @@ typename V::value_type se_dot(const typename V::value_type* a, const typename V:
   typename V::reg acc = V::zero();
   for (int64_t i = 0; i < n; i += V::width) {
     const int64_t lanes = min64(V::width, n - i);
-    acc = V::fma(load_part<V>(a + i, lanes), load_part<V>(b + i, lanes), acc);
+    acc = V::fma(load_inputs<V>(a + i, lanes), load_inputs<V>(b + i, lanes), acc);
   }
   return V::hsum(acc);
 }
@@ -183,8 +173,8 @@ void se_scale(const SqueezeExciteShape& s, const SePasses& p, const typename V::
       T* op = out + plane * p.P;
       for (int64_t i = 0; i < p.P; i += Wd) {
         const int64_t lanes = min64(Wd, p.P - i);
-        const R v = V::mul(load_part<V>(ap + i, lanes), g);
-        store_part<V>(op + i, add ? V::add(v, b) : v, lanes);
+        const R v = V::mul(load_inputs<V>(ap + i, lanes), g);
+        store_outputs<V>(op + i, add ? V::add(v, b) : v, lanes);
       }
     });
     return;
@@ -195,8 +185,8 @@ void se_scale(const SqueezeExciteShape& s, const SePasses& p, const typename V::
     for (int64_t px = p0; px < p1; ++px)
       for (int64_t c0 = 0; c0 < C; c0 += Wd) {
         const int64_t lanes = min64(Wd, C - c0), off = (n * p.P + px) * C + c0;
-        const R v = V::mul(load_part<V>(a + off, lanes), load_part<V>(gate + n * C + c0, lanes));
-        store_part<V>(out + off, add ? V::add(v, load_part<V>(add + n * C + c0, lanes)) : v, lanes);
+        const R v = V::mul(load_inputs<V>(a + off, lanes), load_inputs<V>(gate + n * C + c0, lanes));
+        store_outputs<V>(out + off, add ? V::add(v, load_inputs<V>(add + n * C + c0, lanes)) : v, lanes);
       }
   });
 }

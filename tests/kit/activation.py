@@ -10,7 +10,7 @@ import opzoo
 from opzoo import reference
 
 from . import ACTIVATIONS, BadInput, KitEntry, changed, param
-from .torch_arrays import as_tensor, leaf, torch_or_none, torch_or_skip
+from .torch_arrays import as_tensor, leaf, torch_op_table, torch_or_none, torch_or_skip
 
 
 def _forward_call(rng, activations=ACTIVATIONS):
@@ -190,19 +190,13 @@ def _torch_op_backward(grad_out, x, bias=None, activation=None, axis=-1):
     return xt.grad.numpy(), bt.grad.numpy()
 
 
-def _bad_torch(table):
-    """A table for the torch op: no out=, no grad_out (autograd's), non-tensors refused as such."""
-    kept = [b for b in table if not b.label.startswith(("out", "grad_out")) and b.label != "x a list"]
-    return kept + [BadInput("x a list", changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected a torch.Tensor")]
-
-
 ENTRIES += [
     KitEntry("torch.bias_activation", _torch_op_forward, _forward_call, reference.bias_activation,
-             _torch_peer_forward, "torch", _valid_forward, _bad_torch(_BAD_FORWARD),
+             _torch_peer_forward, "torch", _valid_forward, torch_op_table(_BAD_FORWARD),
              dtypes=(np.float32, np.float64), optional=("bias", "residual"), zero_size_calls=_zero_size_forward,
              special_arrays=("x", "bias", "residual"), array_library="torch"),
     KitEntry("torch.bias_activation autograd", _torch_op_backward, _backward_call, reference.bias_activation_backward,
-             _torch_peer_backward, "torch", _valid_backward, _bad_torch(_BAD_BACKWARD), rtol=(1e-5, 1e-5),
+             _torch_peer_backward, "torch", _valid_backward, torch_op_table(_BAD_BACKWARD), rtol=(1e-5, 1e-5),
              dtypes=(np.float32, np.float64), optional=("bias",), zero_size_calls=_zero_size_backward,
              special_arrays=("grad_out", "x", "bias"), array_library="torch", argument_arrays=("x", "bias")),
 ]

@@ -11,7 +11,7 @@ from opzoo.reference.depthwise import output_size
 from opzoo.reference.padding import pair, resolve_padding
 
 from . import ACTIVATIONS, BadInput, KitEntry, changed, huge_ints, param
-from .torch_arrays import as_tensor, leaf, torch_or_none, torch_or_skip
+from .torch_arrays import as_tensor, leaf, torch_op_table, torch_or_none, torch_or_skip
 
 
 def make_inputs(rng, N, C, M, H, W, kh, kw, layout="NCHW", dtype=np.float32, bias=True):
@@ -284,16 +284,9 @@ def _torch_op_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dila
     return tuple(t.grad.numpy() for t in (xt, wt, bt))
 
 
-def _bad_torch(table):
-    """A table for the torch op: no out=, no grad_out (autograd's), and non-tensors refused as such."""
-    kept = [b for b in table if not b.label.startswith(("out", "grad_out", "layout"))
-            and b.label not in ("x a list", "bias a memoryview")]
-    return kept + [
-        BadInput("x a list", changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected a torch.Tensor"),
-        BadInput("bias a memoryview", changed("bias", lambda a: memoryview(a["bias"])), TypeError,
-                 r"bias: expected a torch.Tensor"),
-    ]
-
+# The functional API takes a memoryview as an array (the buffer protocol); the torch op
+# takes tensors only.
+_REFUSED_BY_TORCH = (("x", "a list"), ("bias", "a memoryview"))
 
 ENTRIES = [
     KitEntry("depthwise_conv2d", opzoo.depthwise_conv2d, _forward_call, reference.depthwise_conv2d,
@@ -312,13 +305,13 @@ ENTRIES = [
     # whose entries above run those calls; a child process with torch imported would not
     # fit the huge-integer tests' address-space cap.
     KitEntry("torch.depthwise_conv2d", _torch_op_forward, _forward_call, reference.depthwise_conv2d,
-             _torch_peer_forward, "torch", _valid_forward, _bad_torch(_BAD_FORWARD),
+             _torch_peer_forward, "torch", _valid_forward, torch_op_table(_BAD_FORWARD, _REFUSED_BY_TORCH),
              dtypes=(np.float32, np.float64), optional=("bias",), zero_size_calls=_zero_size_forward,
              special_arrays=("x", "weight", "bias"), peer_places_specials=_torch_places_specials,
              array_library="torch"),
     KitEntry("torch.depthwise_conv2d autograd", _torch_op_backward, _backward_call,
              reference.depthwise_conv2d_backward, _torch_peer_backward, "torch", _valid_backward,
-             _bad_torch(_BAD_BACKWARD), rtol=(1e-5, 1e-4, 1e-4), dtypes=(np.float32, np.float64),
+             torch_op_table(_BAD_BACKWARD, _REFUSED_BY_TORCH), rtol=(1e-5, 1e-4, 1e-4), dtypes=(np.float32, np.float64),
              optional=("bias",), zero_size_calls=_zero_size_backward, special_arrays=("grad_out", "x", "weight"),
              peer_places_specials=_torch_places_specials, array_library="torch",
              argument_arrays=("x", "weight", "bias")),

@@ -9,7 +9,7 @@ import opzoo
 from opzoo import reference
 
 from . import ACTIVATIONS, BadInput, KitEntry, changed, param
-from .torch_arrays import as_tensor, leaf, torch_or_none, torch_or_skip
+from .torch_arrays import as_tensor, leaf, torch_op_table, torch_or_none, torch_or_skip
 
 
 def make_inputs(rng, N, C, H, W, R, layout="NCHW", dtype=np.float32, biases=True):
@@ -191,12 +191,6 @@ def _torch_op_backward(grad_out, x, w_reduce, w_expand, b_reduce=None, b_expand=
     return tuple(a.grad.numpy() for a in t)
 
 
-def _bad_torch(table):
-    """A table for the torch op: no out=, no grad_out, no layout (a tensor's memory format says it)."""
-    kept = [b for b in table if not b.label.startswith(("out", "grad_out", "layout")) and b.label != "x a list"]
-    return kept + [BadInput("x a list", changed("x", lambda a: a["x"].tolist()), TypeError, r"x: expected a torch.Tensor")]
-
-
 _TOLERANCES = (1e-5, 1e-4, 1e-4, 1e-4, 1e-4)  # sums over every pixel and image
 
 ENTRIES = [
@@ -209,11 +203,11 @@ ENTRIES = [
              dtypes=(np.float32, np.float64), optional=("b_reduce", "b_expand"), zero_size_calls=_zero_size_backward,
              special_arrays=("grad_out", "x", "w_expand")),
     KitEntry("torch.squeeze_excite", _torch_op_forward, _forward_call, reference.squeeze_excite, _torch_peer_forward,
-             "torch", _valid_forward, _bad_torch(_BAD_FORWARD), dtypes=(np.float32, np.float64),
+             "torch", _valid_forward, torch_op_table(_BAD_FORWARD), dtypes=(np.float32, np.float64),
              optional=("b_reduce", "b_expand"), zero_size_calls=_zero_size_forward,
              special_arrays=("x", "w_reduce", "b_expand"), array_library="torch"),
     KitEntry("torch.squeeze_excite autograd", _torch_op_backward, _backward_call, reference.squeeze_excite_backward,
-             _torch_peer_backward, "torch", _valid_backward, _bad_torch(_BAD_BACKWARD), rtol=_TOLERANCES,
+             _torch_peer_backward, "torch", _valid_backward, torch_op_table(_BAD_BACKWARD), rtol=_TOLERANCES,
              dtypes=(np.float32, np.float64), optional=("b_reduce", "b_expand"), zero_size_calls=_zero_size_backward,
              special_arrays=("grad_out", "x", "w_expand"), array_library="torch",
              argument_arrays=("x", "w_reduce", "w_expand", "b_reduce", "b_expand")),
