@@ -1,6 +1,6 @@
 // How kernels that work band by band (a few output rows of a plane or an image at a
-// time, from a copy of the input rows they read) size their bands and pull the next
-// band's input towards the cache. Internal linkage (kernel_common.h says why).
+// time, from a copy of the input rows they read) size their bands and pull the input
+// they read next towards the cache. Internal linkage (kernel_common.h says why).
 #pragma once
 
 #include <cstdint>
@@ -23,20 +23,14 @@ inline int64_t band_rows(int64_t out_rows, int64_t window, int64_t stride, int64
   return round_up(rows, block_rows);
 }
 
-// Cache lines prefetched per step at least: fewer are not worth a separate step.
-constexpr int64_t kPrefetchLines = 16;
-// Inputs smaller than this (a 45 x 45 plane) are left to the hardware prefetchers: not
-// worth splitting the work into prefetch steps.
-constexpr int64_t kPrefetchMinBytes = 8192;
-
-// A byte span to prefetch into L2 in `parts` steps, one cache line at a time.
-struct PrefetchSpan {
-  const char* begin;
-  int64_t bytes;
-  void part(int64_t i, int64_t parts) const {
-    for (int64_t b = bytes * i / parts; b < bytes * (i + 1) / parts; b += 64) __builtin_prefetch(begin + b, 0, 2);
-  }
-};
+// Pulls the 64-byte lines of [p + ahead, p + ahead + bytes) towards the core: into L1
+// (Locality 3) or L2 (2). They may lie past the end of p's array: a prefetch never faults.
+template <int Locality>
+inline void prefetch_lines(const void* p, int64_t bytes, int64_t ahead = 0) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) + uintptr_t(ahead), end = begin + uintptr_t(bytes);
+  for (uintptr_t a = begin & ~uintptr_t(63); a < end; a += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(a), 0, Locality);
+}
 
 }  // namespace
 }  // namespace opzoo::cpu

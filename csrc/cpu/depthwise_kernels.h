@@ -10,8 +10,8 @@
 // p / stride_w), so every tap of every stride and dilation is one contiguous vector load
 // along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2
 // a block of outputs walks the input it reads and feeds each loaded vector to every
-// output that uses it. NCHW planes up to 4 vectors wide are interleaved a vector of
-// channels at a time and run through the NHWC kernel. The backward (M == 1, either
+// output that uses it. NCHW output rows up to 32 columns and 4 vectors wide are
+// interleaved a vector of channels at a time and run through the NHWC kernel. The backward (M == 1, either
 // layout) is one pass over bands of output rows by blocks of channels, grad_x and the
 // weight sums from the same copy of grad_y, NCHW transposed in and out of the tasks'
 // scratch; M > 1 and infinite weights take scattering or gathering kernels that skip
@@ -64,6 +64,12 @@ inline int64_t tap_offset(const DepthwiseShape& s, const PhaseRows& g, int64_t a
   return a * s.dilation_h * g.row_len + (col % s.stride_w) * g.phase_len + col / s.stride_w;
 }
 
+// How far ahead of the input row it copies the gather pulls the input into L1. A plane's
+// rows, and the next plane's after them, are one stream read a row at a time between
+// blocks of compute, which the hardware prefetchers follow too late: C96 H112 stride 2
+// at batch 8 took 1.94 ms without this and 1.44 with it (Zen 5, NHWC: 1.34).
+constexpr int64_t kGatherAheadBytes = 4096;
+
 // Copies padded rows [row0, row0 + rows) of one input plane (H, W) into `dst`, phase
 // split; rows outside the input are zeros.
 template <class V>
@@ -80,16 +86,23 @@ void gather_phase_rows(const DepthwiseShape& s, const PhaseRows& g,
       continue;
     }
     const T* src = plane + ih * s.W;
+    prefetch_lines<3>(src, s.W * int64_t(sizeof(T)), kGatherAheadBytes);
     if (sw == 1) {
       zero_span<V>(dst, pl);
       copy_span<V>(dst + pl, src, used);
       zero_span<V>(dst + pl + used, g.row_len - pl - used);
     } else if (sw == 2) {
-      zero_span<V>(dst, g.row_len);
       // Input column 2i+e lands at padded column 2i+e+pl: its phase and index follow pl's parity.
       const int64_t a = pl / 2;
       T* even_dst = (pl % 2 == 0) ? dst + a : dst + g.phase_len + a;
       T* odd_dst = (pl % 2 == 0) ? dst + g.phase_len + a : dst + a + 1;
+      // Only the padding around the copied columns is zeroed: the copy writes the rest.
+      auto zero_around = [&](int64_t phase, int64_t at, int64_t count) {
+        zero_span<V>(dst + phase * g.phase_len, at);
+        zero_span<V>(dst + phase * g.phase_len + at + count, g.phase_len - at - count);
+      };
+      zero_around(pl % 2, a, (used + 1) / 2);
+      zero_around(1 - pl % 2, a + pl % 2, used / 2);
       for (int64_t i = 0; 2 * i < used; i += V::width) {
         const int64_t left = used - 2 * i;  // input elements still to place
         typename V::reg lo, hi, e, o;
@@ -218,16 +231,6 @@ NchwBandFn<typename V::value_type> pick_nchw_band(const DepthwiseShape& s, int& 
   return shaped(std::integral_constant<int, 0>{});
 }
 
-// The input rows that output rows [oh0, oh0 + out_rows) read, of an input plane whose
-// rows are row_elems long: what to prefetch for a task.
-template <class T>
-PrefetchSpan input_rows_span(const DepthwiseShape& s, const T* rows, int64_t row_elems, int64_t oh0, int64_t out_rows) {
-  const int64_t ih0 = max64(0, oh0 * s.stride_h - s.pad_top);
-  const int64_t ih1 = min64(s.H, oh0 * s.stride_h - s.pad_top + padded_rows(s, out_rows));
-  const int64_t bytes = max64(0, ih1 - ih0) * row_elems * int64_t(sizeof(T));
-  return {reinterpret_cast<const char*>(rows + ih0 * row_elems), bytes < kPrefetchMinBytes ? 0 : bytes};
-}
-
 // The band rule of bands.h for this layer's rows.
 inline int64_t band_rows(const DepthwiseShape& s, int64_t row_len, int64_t budget, int64_t tasks, int threads,
                          int block_rows = 1) {
@@ -239,12 +242,20 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
                               const typename V::value_type* w, const typename V::value_type* bias,
                               Activation act, typename V::value_type* y);
 
+// Output rows up to this wide (and 4 vectors) are interleaved. Wider rows fill the
+// vectors of the row kernels well and the transposes only add to them: at 56 columns,
+// 3.5 AVX-512 vectors, C144 H56 at batch 8 took 1.26 ms interleaved, 0.94 by rows
+// (NHWC: 0.84; Zen 5); at 28 columns interleaving won at either level (C240 H28 k5:
+// 0.54 ms against 0.71 at AVX-512, 0.72 against 0.92 at AVX2).
+constexpr int64_t kInterleavedColumns = 32;
+
 template <class V>
 void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
                   const typename V::value_type* w, const typename V::value_type* bias,
                   Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
-  if (V::width > 1 && s.M == 1 && s.Wo <= 4 * V::width) return forward_nchw_interleaved<V>(s, x, w, bias, act, y);
+  if (V::width > 1 && s.M == 1 && s.Wo <= min64(kInterleavedColumns, 4 * V::width))
+    return forward_nchw_interleaved<V>(s, x, w, bias, act, y);
   int block_rows = 1, cols = 1;
   const NchwBandFn<T> band = pick_nchw_band<V>(s, block_rows, cols);
   const PhaseRows g = phase_rows(s, int64_t(cols) * V::width);
@@ -253,32 +264,28 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
   const int64_t bands = ceil_div(s.Ho, rows_per_band);
   const int threads = threads_for(planes * bands);
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
-  const int64_t tasks = planes * bands;
-  auto input_span = [&](int64_t t) {  // the input rows task t reads
-    const int64_t oh0 = (t % bands) * rows_per_band;
-    return input_rows_span(s, x + t / bands * s.H * s.W, s.W, oh0, min64(rows_per_band, s.Ho - oh0));
-  };
-  parallel_for(tasks, threads, [&](int64_t task, int thread) {
+  parallel_for(planes * bands, threads, [&](int64_t task, int thread) {
     const int64_t plane = task / bands, oh0 = (task % bands) * rows_per_band;
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
     const int64_t n = plane / s.C, c = plane % s.C;
     T* rows = scratch.get(thread);
-    gather_phase_rows<V>(s, g, x + plane * s.H * s.W, oh0 * s.stride_h,
-                         padded_rows(s, round_up(oh1 - oh0, block_rows)), rows);
-    // While this band computes, pull the next task's input (most likely this thread's
-    // next) towards L2, a share per block of rows, so reading overlaps computing.
-    // Pieces of at least kPrefetchLines lines: each piece is one call of the band kernel.
-    const PrefetchSpan next = task + 1 < tasks ? input_span(task + 1) : PrefetchSpan{nullptr, 0};
-    const int64_t blocks = ceil_div(oh1 - oh0, block_rows);
-    const int64_t piece_rows = block_rows * ceil_div(blocks, max64(1, min64(blocks, next.bytes / (64 * kPrefetchLines))));
-    const int64_t pieces = s.M * ceil_div(oh1 - oh0, piece_rows);
-    int64_t piece = 0;
+    // The band's input rows are copied as its blocks of output rows come to need them, so
+    // that reading the input (prefetched ahead by the copy) overlaps the compute of the
+    // blocks before instead of preceding all of it.
+    const int64_t band_in_rows = padded_rows(s, round_up(oh1 - oh0, block_rows));
+    int64_t copied = 0;
     for (int64_t m = 0; m < s.M; ++m) {
       const int64_t oc = c * s.M + m;
-      for (int64_t r0 = oh0; r0 < oh1; r0 += piece_rows, ++piece) {
-        band(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, min64(oh1, r0 + piece_rows), w + oc * kk,
-             bias ? bias[oc] : T(0), act, y + (n * CM + oc) * s.Ho * s.Wo);
-        next.part(piece, pieces);
+      for (int64_t r0 = oh0; r0 < oh1; r0 += block_rows) {
+        const int64_t r1 = min64(oh1, r0 + block_rows);
+        const int64_t needed = min64(band_in_rows, padded_rows(s, round_up(r1 - oh0, block_rows)));
+        if (needed > copied) {
+          gather_phase_rows<V>(s, g, x + plane * s.H * s.W, oh0 * s.stride_h + copied, needed - copied,
+                               rows + copied * g.row_len);
+          copied = needed;
+        }
+        band(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, r1, w + oc * kk, bias ? bias[oc] : T(0), act,
+             y + (n * CM + oc) * s.Ho * s.Wo);
       }
     }
   });
@@ -613,19 +620,19 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
     return;
   }
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
-  std::vector<int64_t> band_in_scratch(threads, -1);  // first output row of each thread's last band
+  std::vector<PerThread<int64_t>> band_in_scratch(threads, {-1});  // first output row of each thread's last band
   parallel_for(s.N * bands, threads, [&](int64_t task, int thread) {
     const int64_t n = task / bands, oh0 = (task % bands) * rows_per_band;
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
     T* rows = scratch.get(thread);
     gather_padded_block<V>(s, g, x + n * s.H * s.W * s.C, 0, s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows,
-                          band_in_scratch[thread] == oh0);
-    band_in_scratch[thread] = oh0;
+                          band_in_scratch[thread].value == oh0);
+    band_in_scratch[thread].value = oh0;
     band_fn(s, g, rows, oh0, oh1, wp, bias, act, y + n * s.Ho * s.Wo * CM);
   });
 }
 
-// NCHW planes up to 4 vectors wide: V::width channels at a time are interleaved, a
+// Narrow NCHW planes (kInterleavedColumns): V::width channels at a time are interleaved, a
 // band of rows at a time, into NHWC scratch, run through the NHWC kernel with every
 // lane busy, and written back to their planes. Narrow rows would leave lanes idle in
 // the row kernels (7 of 16), and the transposes cost less than the phase-split copy a
@@ -650,12 +657,14 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
   const int64_t in_len = padded_rows(s, rows_per_band) * g.row_len, out_len = rows_per_band * s.Wo * Wd;
   const int threads = threads_for(tasks);
   ThreadScratch<T> scratch(in_len + out_len + (kk + 1) * Wd, threads);
-  std::vector<int64_t> band_in_scratch(threads, -1);  // first output row of each thread's last band
+  std::vector<PerThread<int64_t>> band_in_scratch(threads, {-1});  // first output row of each thread's last band
+  // Where task t's group of planes starts, in the input and in the output.
+  auto group_start = [&](int64_t t) { return (t / (groups * bands) * s.C + t / bands % groups * Wd); };
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
     const int64_t n = task / (groups * bands), c0 = task / bands % groups * Wd;
     const int64_t oh0 = task % bands * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
-    const bool pads_zero = band_in_scratch[thread] == oh0;  // the same band's padding, zeroed before
-    band_in_scratch[thread] = oh0;
+    const bool pads_zero = band_in_scratch[thread].value == oh0;  // the same band's padding, zeroed before
+    band_in_scratch[thread].value = oh0;
     const int lanes = int(min64(Wd, s.C - c0));
     T* in = scratch.get(thread);
     T* out = in + in_len;
@@ -664,6 +673,14 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     zero_span<V>(wp, kk * Wd);  // lanes past the last channel compute zeros, never garbage
     transpose_into<V>(w + c0 * kk, lanes, kk, wp, Wd);
     for (int l = 0; l < Wd; ++l) bp[l] = (bias && l < lanes) ? bias[c0 + l] : T(0);
+    // A group reads and writes Wd planes at once, more streams than the hardware
+    // prefetchers follow: while this task transposes a row of its planes, the same row
+    // of the next task's planes (this thread's next, as parallel_for splits statically)
+    // is pulled into L2. C672 H14 k5 s2 at batch 8: 0.60 ms without, 0.26 with (Zen 5).
+    const bool has_next = task + 1 < tasks;
+    const int64_t next_c0 = (task + 1) / bands % groups * Wd, next_oh0 = (task + 1) % bands * rows_per_band;
+    const int next_lanes = has_next ? int(min64(Wd, s.C - next_c0)) : 0;
+    const T* next_planes = has_next ? x + group_start(task + 1) * plane : x;
     // Input: each padded row of the band gets its zero border (unless it has it), and its
     // pixels Wd at a time: the same Wd columns of the group's planes, transposed into Wd
     // pixel vectors.
@@ -671,6 +688,9 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     const int64_t right = g.row_len - (s.pad_left + used) * g.pixel_stride;
     const int64_t in_rows = padded_rows(s, oh1 - oh0);
     for (int64_t r = 0; r < in_rows; ++r) {
+      const int64_t next_ih = next_oh0 * s.stride_h + r - s.pad_top;
+      if (uint64_t(next_ih) < uint64_t(s.H))
+        for (int l = 0; l < next_lanes; ++l) prefetch_lines<2>(next_planes + l * plane + next_ih * s.W, s.W * int64_t(sizeof(T)));
       T* dst = in + r * g.row_len;
       const int64_t ih = oh0 * s.stride_h + r - s.pad_top;
       if (ih < 0 || ih >= s.H || used == 0) {
@@ -691,11 +711,17 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     }
     band_fn(group, g, in, 0, oh1 - oh0, wp, bp, act, out);
     // Output: back from pixel vectors to the band's rows of the group's planes (one
-    // contiguous span of each plane), Wd pixels at a time.
+    // contiguous span of each plane), Wd pixels at a time. The lines the next task will
+    // write are pulled in meanwhile, so that its stores do not wait on them.
     T* yplanes = y + (n * s.C + c0) * out_plane + oh0 * s.Wo;
+    const T* next_yplanes = has_next ? y + group_start(task + 1) * out_plane + next_oh0 * s.Wo : y;
     const int64_t span = (oh1 - oh0) * s.Wo;
+    const int64_t next_span = has_next ? (min64(s.Ho, next_oh0 + rows_per_band) - next_oh0) * s.Wo : 0;
     for (int64_t p0 = 0; p0 < span; p0 += Wd) {
       const int count = int(min64(Wd, span - p0));
+      if (p0 < next_span)
+        for (int l = 0; l < next_lanes; ++l)
+          prefetch_lines<2>(next_yplanes + l * out_plane + p0, min64(Wd, next_span - p0) * int64_t(sizeof(T)));
       typename V::reg r[Wd];
       for (int j = 0; j < Wd; ++j) r[j] = j < count ? V::load(out + (p0 + j) * Wd) : V::zero();
       V::transpose(r);

@@ -39,6 +39,13 @@ class ThreadScratch {
   T* data_;
 };
 
+// One thread's value on a cache line of its own: threads updating neighbouring values
+// would take the line from each other at every write.
+template <class T>
+struct alignas(64) PerThread {
+  T value;
+};
+
 inline int threads_for(int64_t tasks) { return int(max64(1, min64(num_threads(), tasks))); }
 
 inline int thread_index() {
