@@ -96,27 +96,28 @@ def test_fast_paths(simd_level, rng, layout, k, stride, hw):
     check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")
 
 
-# NHWC layers read the input in place at stride_w 2 with 256 channels or more and
-# images of at most 1 MB, and copy it otherwise: in place, 4-vector blocks with a
-# partial vector, a generic kernel size, dilation, uneven padding reaching past the
-# kernel, rows at stride 1 or 3; copied, narrow layers, a depth multiplier, an image
-# over 1 MB and stride_w 1.
+# NHWC layers read the input in place at stride_w 2 with 256 channels or more, images
+# of at most 1 MB and inputs of at most 2 MB, and copy it otherwise: in place, 4-vector
+# blocks with a partial vector, a generic kernel size, dilation, uneven padding reaching
+# past the kernel, rows at stride 1 or 3; copied, narrow layers, a depth multiplier, an
+# image over 1 MB, a batch of small images over 2 MB and stride_w 1.
 @pytest.mark.parametrize(
-    "C, M, hw, k, kw",
+    "N, C, M, hw, k, kw",
     [
-        (300, 1, (13, 13), 3, dict(padding=1)),
-        (300, 1, (9, 14), 5, dict(padding="same", stride=(1, 2))),
-        (260, 1, (10, 31), 4, dict(padding=(2, 0, 1, 3), stride=(3, 2), dilation=2)),
-        (270, 1, (5, 6), 7, dict(padding=3)),
-        (80, 1, (20, 20), 3, dict(padding=1)),
-        (5, 1, (17, 23), 3, dict(padding=(3, 1, 4, 2))),
-        (12, 3, (11, 10), 3, dict(padding=1)),
-        (300, 1, (30, 30), 3, dict(padding=1)),
-        (37, 1, (12, 12), 3, dict(padding=1, stride=(2, 1))),
+        (2, 300, 1, (13, 13), 3, dict(padding=1)),
+        (2, 300, 1, (9, 14), 5, dict(padding="same", stride=(1, 2))),
+        (2, 260, 1, (10, 31), 4, dict(padding=(2, 0, 1, 3), stride=(3, 2), dilation=2)),
+        (2, 270, 1, (5, 6), 7, dict(padding=3)),
+        (2, 80, 1, (20, 20), 3, dict(padding=1)),
+        (2, 5, 1, (17, 23), 3, dict(padding=(3, 1, 4, 2))),
+        (2, 12, 3, (11, 10), 3, dict(padding=1)),
+        (2, 300, 1, (30, 30), 3, dict(padding=1)),
+        (8, 300, 1, (15, 16), 3, dict(padding=1)),
+        (2, 37, 1, (12, 12), 3, dict(padding=1, stride=(2, 1))),
     ],
 )
-def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, C, M, hw, k, kw):
-    x, w, b = make_inputs(rng, 2, C, M, *hw, k, k, "NHWC")
+def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, N, C, M, hw, k, kw):
+    x, w, b = make_inputs(rng, N, C, M, *hw, k, k, "NHWC")
     check_against_reference(x, w, b, rng, **dict(dict(stride=2), **kw), layout="NHWC", activation="relu6")
 
 

@@ -342,13 +342,17 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
 // way for 672; with the input in cache, as in a model, it gains 10-45%, which in
 // EfficientNet-B0 comes to 0.15 ms of its 1.5 ms of depthwise layers at batch 1. Larger
 // images and stride 1 lose in place either way (96 x 112x112: 30% slower in cache; 5x5
-// at stride 1: 14-21%).
+// at stride 1: 14-21%). Large batches lose too once the input is out of cache: C672 H14
+// k5 from memory took 0.23 ms in place and 0.20 by copies at batch 8, 0.12 and 0.11 at
+// batch 4, 0.063 and 0.069 at batch 2 (in cache in place won at every batch).
 constexpr int64_t kInPlaceImageBytes = int64_t(1) << 20;
+constexpr int64_t kInPlaceInputBytes = int64_t(2) << 20;
 
 template <class T>
 bool nhwc_reads_in_place(const DepthwiseShape& s) {
   const int64_t image_bytes = s.H * s.W * s.C * int64_t(sizeof(T));
-  return s.stride_w == 2 && s.C >= kWideChannels && image_bytes <= kInPlaceImageBytes;
+  return s.stride_w == 2 && s.C >= kWideChannels && image_bytes <= kInPlaceImageBytes &&
+         s.N * image_bytes <= kInPlaceInputBytes;
 }
 
 // Elements of a band that the kernels read in place per task (256 KB): the band stays
