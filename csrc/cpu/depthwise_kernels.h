@@ -548,9 +548,13 @@ void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typen
                        int64_t oh0, int64_t oh1, const typename V::value_type* wp,
                        const typename V::value_type* bias, Activation act, typename V::value_type* y_img) {
   const int64_t CM = s.C * s.M, row_elems = s.Wo * CM;
-  // 5x5 at stride 1: each loaded pixel feeds up to 5 outputs, which beats 4 vectors
-  // per block at any width; elsewhere wide layers take the 4-vector blocks.
-  constexpr bool shares_most = K == 5 && SW == 1;
+  // At stride 1 each loaded pixel feeds up to K outputs, which beats 4 vectors per block
+  // for 5x5 at any width, and for 3x3 with vectors narrower than 16 lanes, where the
+  // FMAs, not the strided reads, take the time (AVX2, C480 H14 at batch 8: 0.114 ms
+  // against 0.144 in cache, 0.217 against 0.225 from memory; AVX-512 reads 64 bytes per
+  // pixel and vector, and took 0.196 against 0.160 from memory). Elsewhere wide layers
+  // take the 4-vector blocks.
+  constexpr bool shares_most = SW == 1 && (K == 5 || (K == 3 && V::width < 16));
   int64_t oc0 = 0;
   if (V::width > 1 && !shares_most && CM >= kWideChannels)
     for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
