@@ -64,10 +64,11 @@ inline int64_t tap_offset(const DepthwiseShape& s, const PhaseRows& g, int64_t a
   return a * s.dilation_h * g.row_len + (col % s.stride_w) * g.phase_len + col / s.stride_w;
 }
 
-// How far ahead of the input row it copies the gather pulls the input into L1. A plane's
-// rows, and the next plane's after them, are one stream read a row at a time between
-// blocks of compute, which the hardware prefetchers follow too late: C96 H112 stride 2
-// at batch 8 took 1.94 ms without this and 1.44 with it (Zen 5, NHWC: 1.34).
+// How far ahead of the input it copies a band's copy pulls the input into L1. An NCHW
+// plane's rows (the next plane's after them) or an NHWC image's are one stream, read a
+// few rows at a time between blocks of compute, which the hardware prefetchers follow
+// too late: NCHW C96 H112 stride 2 at batch 8 took 1.94 ms without this and 1.44 with it
+// (Zen 5, NHWC then: 1.34).
 constexpr int64_t kGatherAheadBytes = 4096;
 
 // Copies padded rows [row0, row0 + rows) of one input plane (H, W) into `dst`, phase
@@ -411,9 +412,23 @@ void copy_pixels_in(Layout layout, const typename V::value_type* img, int64_t C,
                     int64_t pixel_stride) {
   constexpr int Wd = V::width;
   if (layout == Layout::NHWC) {
+    // The copy pulls the input kGatherAheadBytes ahead of what it reads into L1, one line
+    // per line copied, so that its reads overlap the compute between the band's pieces.
     const auto* src = img + (row * cols + p0) * C + c0;
-    if (count == C && pixel_stride == C) return copy_span<V>(dst, src, pixels * C);
-    for (int64_t p = 0; p < pixels; ++p) copy_span<V>(dst + p * pixel_stride, src + p * C, count);
+    if (count == C && pixel_stride == C) {
+      constexpr int64_t line = 64 / int64_t(sizeof(typename V::value_type));
+      const int64_t n = pixels * C;
+      int64_t i = 0;
+      for (; i + line <= n; i += line) {
+        prefetch_lines<3>(src + i, 1, kGatherAheadBytes);
+        copy_span<V>(dst + i, src + i, line);
+      }
+      return copy_span<V>(dst + i, src + i, n - i);
+    }
+    for (int64_t p = 0; p < pixels; ++p) {
+      prefetch_lines<3>(src + p * C, count * int64_t(sizeof(typename V::value_type)), kGatherAheadBytes);
+      copy_span<V>(dst + p * pixel_stride, src + p * C, count);
+    }
     return;
   }
   for (int64_t cg = 0; cg < count; cg += Wd) {
@@ -540,9 +555,9 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
   }
 }
 
-// Output rows [oh0, oh1) of one image (y_img), one channel chunk at a time for all the
-// band's rows: the chunk's slice of the band stays in L1 while every output row that
-// reads it is computed, instead of coming back from L2 once per row.
+// Output rows [oh0, oh1) of one image (y_img), one channel chunk at a time for all those
+// rows: the chunk's slice of the band stays in L1 while every output row that reads it
+// is computed, instead of coming back from L2 once per row.
 template <class V, int K, int SW, bool InPlace>
 void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
                        int64_t oh0, int64_t oh1, const typename V::value_type* wp,
@@ -592,10 +607,18 @@ NhwcBandFn<typename V::value_type> pick_nhwc_band(const DepthwiseShape& s) {
   return forward_nhwc_band<V, 0, 0, InPlace>;
 }
 
-// Elements of NHWC band scratch per thread (1 MB): bands need not fit in L2, since a
-// channel chunk's slice is reused from L1 across the band's rows, and taller bands copy
-// fewer halo rows twice (5x5, 14 rows: 18 rows copied instead of 27).
+// Elements of NHWC band scratch per thread (1 MB): bands need not fit in L2, since the
+// kernels work through them a piece at a time, and taller bands copy fewer halo rows
+// twice (5x5, 14 rows: 18 rows copied instead of 27).
 constexpr int64_t kNhwcBandBudget = 262144;
+
+// Output rows per piece of an NHWC band. A band is copied a piece at a time, each piece
+// computed (every channel chunk over its rows) right after its rows arrive, so that a
+// thread's copying (prefetched ahead) overlaps its computing, and the piece's rows are
+// still in L2 when the chunks pass over them. Whole bands at a time, the copy and the
+// compute added up (C96 H112 s2 at batch 8, from memory: 0.80 + 0.37 ms for 1.13), and
+// B0's layers took 6-9% longer in all (Zen 5, either level).
+constexpr int64_t kNhwcPieceRows = 8;
 
 // Elements of interleaved input band per thread (256 KB): with its output band, the
 // task's working set stays in L2.
@@ -633,10 +656,16 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
     const int64_t n = task / bands, oh0 = (task % bands) * rows_per_band;
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
     T* rows = scratch.get(thread);
-    gather_padded_block<V>(s, g, x + n * s.H * s.W * s.C, 0, s.C, oh0 * s.stride_h, padded_rows(s, oh1 - oh0), rows,
-                          band_in_scratch[thread].value == oh0);
+    const bool pads_zero = band_in_scratch[thread].value == oh0;
     band_in_scratch[thread].value = oh0;
-    band_fn(s, g, rows, oh0, oh1, wp, bias, act, y + n * s.Ho * s.Wo * CM);
+    int64_t copied = 0;  // padded input rows of the band in scratch
+    for (int64_t r0 = oh0; r0 < oh1; r0 += kNhwcPieceRows) {
+      const int64_t r1 = min64(oh1, r0 + kNhwcPieceRows), needed = padded_rows(s, r1 - oh0);
+      gather_padded_block<V>(s, g, x + n * s.H * s.W * s.C, 0, s.C, oh0 * s.stride_h + copied, needed - copied,
+                             rows + copied * g.row_len, pads_zero);
+      copied = needed;
+      band_fn(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, r1, wp, bias, act, y + n * s.Ho * s.Wo * CM);
+    }
   });
 }
 
