@@ -32,5 +32,13 @@ inline void prefetch_lines(const void* p, int64_t bytes, int64_t ahead = 0) {
     __builtin_prefetch(reinterpret_cast<const void*>(a), 0, Locality);
 }
 
+// Share `part` of `parts` of the lines of [p, p + bytes), for a prefetch spread over a
+// loop of `parts` steps.
+template <int Locality>
+inline void prefetch_share(const void* p, int64_t bytes, int64_t part, int64_t parts) {
+  const int64_t begin = bytes * part / parts;
+  prefetch_lines<Locality>(p, bytes * (part + 1) / parts - begin, begin);
+}
+
 }  // namespace
 }  // namespace opzoo::cpu
