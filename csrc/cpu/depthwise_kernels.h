@@ -696,7 +696,21 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
   const int64_t bands = ceil_div(s.Ho, rows_per_band), tasks = s.N * groups * bands;
   const int64_t in_len = padded_rows(s, rows_per_band) * g.row_len, out_len = rows_per_band * s.Wo * Wd;
   const int threads = threads_for(tasks);
-  ThreadScratch<T> scratch(in_len + out_len + (kk + 1) * Wd, threads);
+  ThreadScratch<T> scratch(in_len + out_len, threads);
+  // Each group's (kh*kw, Wd) weights, then its Wd biases, packed once for all its tasks;
+  // lanes past the last channel compute zeros, never garbage.
+  ThreadScratch<T> packed(groups * (kk + 1) * Wd, 1);
+  parallel_for(groups, threads_for(groups), [&](int64_t gi, int) {
+    const int64_t c0 = gi * Wd;
+    const int lanes = int(min64(Wd, s.C - c0));
+    T* wp = packed.get(0) + gi * (kk + 1) * Wd;
+    T* bp = wp + kk * Wd;
+    zero_span<V>(wp, (kk + 1) * Wd);
+    transpose_into<V>(w + c0 * kk, lanes, kk, wp, Wd);
+    // Not a loop the compiler may turn into a masked load: one from a null bias, fully
+    // masked, still costs a microcode assist on AMD cores (13% of C1152 H7's time).
+    if (bias) copy_span<V>(bp, bias + c0, lanes);
+  });
   std::vector<PerThread<int64_t>> band_in_scratch(threads, {-1});  // first output row of each thread's last band
   // Where task t's group of planes starts, in the input and in the output.
   auto group_start = [&](int64_t t) { return (t / (groups * bands) * s.C + t / bands % groups * Wd); };
@@ -708,14 +722,8 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     const int lanes = int(min64(Wd, s.C - c0));
     T* in = scratch.get(thread);
     T* out = in + in_len;
-    T* wp = out + out_len;  // (kh*kw, Wd) weights, then Wd biases
-    T* bp = wp + kk * Wd;
-    zero_span<V>(wp, kk * Wd);  // lanes past the last channel compute zeros, never garbage
-    transpose_into<V>(w + c0 * kk, lanes, kk, wp, Wd);
-    // Not a loop the compiler may turn into a masked load: one from a null bias, fully
-    // masked, still costs a microcode assist on AMD cores (13% of C1152 H7's time).
-    zero_span<V>(bp, Wd);
-    if (bias) copy_span<V>(bp, bias + c0, lanes);
+    const T* wp = packed.get(0) + c0 / Wd * (kk + 1) * Wd;
+    const T* bp = wp + kk * Wd;
     // A group reads and writes Wd planes at once, more streams than the hardware
     // prefetchers follow: while this task transposes a row of its planes, the same row
     // of the next task's planes (this thread's next, as parallel_for splits statically)
