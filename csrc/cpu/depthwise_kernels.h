@@ -4,14 +4,17 @@
 // only on V, never on the thread count or on how the work was split.
 //
 // Forward kernels read a zero-padded copy of the band of input rows they need, so
-// border pixels run the same blocked loop as the rest (wide NHWC layers of small images
-// at stride 2 read in place instead, their border blocks reading zeros outside). NCHW
-// splits that copy by column phase (padded column p sits in phase p % stride_w at index
+// border pixels run the same blocked loop as the rest (wide NHWC layers of small inputs
+// at stride 2 read in place instead, their border blocks reading zeros outside). The
+// copy is made a few rows at a time, each computed as soon as its rows are in, with the
+// copy prefetching ahead, so that reading the input overlaps the compute. NCHW splits
+// that copy by column phase (padded column p sits in phase p % stride_w at index
 // p / stride_w), so every tap of every stride and dilation is one contiguous vector load
 // along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2
 // a block of outputs walks the input it reads and feeds each loaded vector to every
 // output that uses it. NCHW output rows up to 32 columns and 4 vectors wide are
-// interleaved a vector of channels at a time and run through the NHWC kernel. The backward (M == 1, either
+// interleaved a vector of channels at a time and run through the NHWC kernel, the next
+// group of planes prefetched meanwhile. The backward (M == 1, either
 // layout) is one pass over bands of output rows by blocks of channels, grad_x and the
 // weight sums from the same copy of grad_y, NCHW transposed in and out of the tasks'
 // scratch; M > 1 and infinite weights take scattering or gathering kernels that skip
