@@ -25,6 +25,14 @@ __device__ __forceinline__ int64_t se_offset(const SeDims& d, int64_t n, int64_t
   return d.nhwc ? (n * d.P + p) * d.C + c : (n * d.C + c) * d.P + p;
 }
 
+// The sum over k < n of w[k * stride] * v[k], in k order.
+template <class T>
+__device__ float se_dot(const T* __restrict__ w, int64_t stride, const float* __restrict__ v, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t k = 0; k < n; ++k) acc += to_float(w[k * stride]) * v[k];
+  return acc;
+}
+
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     se_sums_kernel(SeDims d, const T* __restrict__ x, const T* __restrict__ gy, float* __restrict__ sums,
@@ -60,17 +68,13 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t c = threadIdx.x; c < C; c += kThreads) mean[n * C + c] = sums[n * C + c] * inv;
   __syncthreads();
   for (int64_t r = threadIdx.x; r < R; r += kThreads) {
-    float acc = 0.0f;
-    for (int64_t c = 0; c < C; ++c) acc += to_float(wr[r * C + c]) * mean[n * C + c];
-    acc += br ? to_float(br[r]) : 0.0f;
+    const float acc = se_dot(wr + r * C, 1, mean + n * C, C) + (br ? to_float(br[r]) : 0.0f);
     z1[n * R + r] = acc;
     h[n * R + r] = activate(acc, act);
   }
   __syncthreads();
   for (int64_t c = threadIdx.x; c < C; c += kThreads) {
-    float acc = 0.0f;
-    for (int64_t r = 0; r < R; ++r) acc += to_float(we[c * R + r]) * h[n * R + r];
-    acc += be ? to_float(be[c]) : 0.0f;
+    const float acc = se_dot(we + c * R, 1, h + n * R, R) + (be ? to_float(be[c]) : 0.0f);
     z2[n * C + c] = acc;
     gate[n * C + c] = activate(acc, int(Activation::sigmoid));
   }
@@ -79,17 +83,10 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t c = threadIdx.x; c < C; c += kThreads)
     dz2[n * C + c] = grad_sums[n * C + c] * activation_slope(z2[n * C + c], int(Activation::sigmoid));
   __syncthreads();
-  for (int64_t r = threadIdx.x; r < R; r += kThreads) {
-    float acc = 0.0f;
-    for (int64_t c = 0; c < C; ++c) acc += dz2[n * C + c] * to_float(we[c * R + r]);
-    dz1[n * R + r] = acc * activation_slope(z1[n * R + r], act);
-  }
+  for (int64_t r = threadIdx.x; r < R; r += kThreads)
+    dz1[n * R + r] = se_dot(we + r, R, dz2 + n * C, C) * activation_slope(z1[n * R + r], act);
   __syncthreads();
-  for (int64_t c = threadIdx.x; c < C; c += kThreads) {
-    float acc = 0.0f;
-    for (int64_t r = 0; r < R; ++r) acc += dz1[n * R + r] * to_float(wr[r * C + c]);
-    spread[n * C + c] = acc * inv;
-  }
+  for (int64_t c = threadIdx.x; c < C; c += kThreads) spread[n * C + c] = se_dot(wr + c, C, dz1 + n * R, R) * inv;
 }
 
 template <class T>

@@ -61,6 +61,19 @@ inline int64_t padded_rows(const DepthwiseShape& s, int64_t out_rows) {
   return (out_rows - 1) * s.stride_h + (s.kh - 1) * s.dilation_h + 1;
 }
 
+// The padded input rows of a band in scratch, copied a piece at a time as the band's
+// output rows come to need them: up_to(needed, copy) copies rows [rows, needed) with
+// copy(first, count) unless it has them.
+struct BandRowsCopied {
+  int64_t rows = 0;
+  template <class Copy>
+  void up_to(int64_t needed, const Copy& copy) {
+    if (needed <= rows) return;
+    copy(rows, needed - rows);
+    rows = needed;
+  }
+};
+
 // Offset of tap (a, b) from the start of an output row's first padded row.
 inline int64_t tap_offset(const DepthwiseShape& s, const PhaseRows& g, int64_t a, int64_t b) {
   const int64_t col = b * s.dilation_w;
@@ -276,18 +289,15 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
     // The band's input rows are copied as its blocks of output rows come to need them, so
     // that reading the input (prefetched ahead by the copy) overlaps the compute of the
     // blocks before instead of preceding all of it.
-    const int64_t band_in_rows = padded_rows(s, round_up(oh1 - oh0, block_rows));
-    int64_t copied = 0;
+    BandRowsCopied copied;
+    auto copy = [&](int64_t first, int64_t count) {
+      gather_phase_rows<V>(s, g, x + plane * s.H * s.W, oh0 * s.stride_h + first, count, rows + first * g.row_len);
+    };
     for (int64_t m = 0; m < s.M; ++m) {
       const int64_t oc = c * s.M + m;
       for (int64_t r0 = oh0; r0 < oh1; r0 += block_rows) {
         const int64_t r1 = min64(oh1, r0 + block_rows);
-        const int64_t needed = min64(band_in_rows, padded_rows(s, round_up(r1 - oh0, block_rows)));
-        if (needed > copied) {
-          gather_phase_rows<V>(s, g, x + plane * s.H * s.W, oh0 * s.stride_h + copied, needed - copied,
-                               rows + copied * g.row_len);
-          copied = needed;
-        }
+        copied.up_to(padded_rows(s, round_up(r1 - oh0, block_rows)), copy);
         band(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, r1, w + oc * kk, bias ? bias[oc] : T(0), act,
              y + (n * CM + oc) * s.Ho * s.Wo);
       }
@@ -661,12 +671,14 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
     T* rows = scratch.get(thread);
     const bool pads_zero = band_in_scratch[thread].value == oh0;
     band_in_scratch[thread].value = oh0;
-    int64_t copied = 0;  // padded input rows of the band in scratch
+    BandRowsCopied copied;
+    auto copy = [&](int64_t first, int64_t count) {
+      gather_padded_block<V>(s, g, x + n * s.H * s.W * s.C, 0, s.C, oh0 * s.stride_h + first, count,
+                             rows + first * g.row_len, pads_zero);
+    };
     for (int64_t r0 = oh0; r0 < oh1; r0 += kNhwcPieceRows) {
-      const int64_t r1 = min64(oh1, r0 + kNhwcPieceRows), needed = padded_rows(s, r1 - oh0);
-      gather_padded_block<V>(s, g, x + n * s.H * s.W * s.C, 0, s.C, oh0 * s.stride_h + copied, needed - copied,
-                             rows + copied * g.row_len, pads_zero);
-      copied = needed;
+      const int64_t r1 = min64(oh1, r0 + kNhwcPieceRows);
+      copied.up_to(padded_rows(s, r1 - oh0), copy);
       band_fn(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, r1, wp, bias, act, y + n * s.Ho * s.Wo * CM);
     }
   });
@@ -715,10 +727,10 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     if (bias) copy_span<V>(bp, bias + c0, lanes);
   });
   std::vector<PerThread<int64_t>> band_in_scratch(threads, {-1});  // first output row of each thread's last band
-  // Where task t's group of planes starts, in the input and in the output.
-  auto group_start = [&](int64_t t) { return (t / (groups * bands) * s.C + t / bands % groups * Wd); };
+  // Task t's first plane (image * C + channel), in the input and in the output.
+  auto first_plane = [&](int64_t t) { return t / (groups * bands) * s.C + t / bands % groups * Wd; };
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
-    const int64_t n = task / (groups * bands), c0 = task / bands % groups * Wd;
+    const int64_t c0 = task / bands % groups * Wd;
     const int64_t oh0 = task % bands * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
     const bool pads_zero = band_in_scratch[thread].value == oh0;  // the same band's padding, zeroed before
     band_in_scratch[thread].value = oh0;
@@ -740,11 +752,11 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     const bool one_span = bands == 1 && Wd * plane * int64_t(sizeof(T)) <= kOneSpanPrefetchBytes;
     const int64_t next_c0 = (task + 1) / bands % groups * Wd, next_oh0 = (task + 1) % bands * rows_per_band;
     const int next_lanes = has_next ? int(min64(Wd, s.C - next_c0)) : 0;
-    const T* next_planes = has_next ? x + group_start(task + 1) * plane : x;
+    const T* next_planes = has_next ? x + first_plane(task + 1) * plane : x;
     // Input: each padded row of the band gets its zero border (unless it has it), and its
     // pixels Wd at a time: the same Wd columns of the group's planes, transposed into Wd
     // pixel vectors.
-    const T* planes = x + (n * s.C + c0) * plane;
+    const T* planes = x + first_plane(task) * plane;
     const int64_t right = g.row_len - (s.pad_left + used) * g.pixel_stride;
     const int64_t in_rows = padded_rows(s, oh1 - oh0);
     for (int64_t r = 0; r < in_rows; ++r) {
@@ -775,8 +787,8 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     // Output: back from pixel vectors to the band's rows of the group's planes (one
     // contiguous span of each plane), Wd pixels at a time. The lines the next task will
     // write are pulled in meanwhile, so that its stores do not wait on them.
-    T* yplanes = y + (n * s.C + c0) * out_plane + oh0 * s.Wo;
-    const T* next_yplanes = has_next ? y + group_start(task + 1) * out_plane + next_oh0 * s.Wo : y;
+    T* yplanes = y + first_plane(task) * out_plane + oh0 * s.Wo;
+    const T* next_yplanes = has_next ? y + first_plane(task + 1) * out_plane + next_oh0 * s.Wo : y;
     const int64_t span = (oh1 - oh0) * s.Wo;
     const int64_t next_span = has_next ? (min64(s.Ho, next_oh0 + rows_per_band) - next_oh0) * s.Wo : 0;
     for (int64_t p0 = 0; p0 < span; p0 += Wd) {
