@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
-from kit import simd_levels
+from kit import simd_levels, tuned_for
 from kit.fake_gpu import CpuKernelsAsCuda, fake_cupy
 from kit.gpu import libraries
 from kit.isolated import IsolatedRunner
@@ -20,6 +20,14 @@ def simd_level(request):
     _cpu.set_simd_level(request.param)
     yield request.param
     _cpu.set_simd_level(before)
+
+
+@pytest.fixture(params=["intel", "amd"])
+def cpu_vendor(request):
+    """Runs the test once per CPU vendor kernels tune for (the paths they take differ),
+    restoring the default afterwards."""
+    with tuned_for(request.param):
+        yield request.param
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kit import ACTIVATIONS, KINKS, assert_close, simd_levels
+from kit import ACTIVATIONS, KINKS, assert_close, simd_levels, tuned_for
 from kit.depthwise import make_inputs
 
 import opzoo
@@ -64,6 +64,7 @@ def conv_cases(draw):
         activation=draw(st.sampled_from(ACTIVATIONS)),
         bias=draw(st.booleans()),
         seed=draw(st.integers(0, 2**32 - 1)),
+        vendor=draw(st.sampled_from(["intel", "amd"])),
     )
 
 
@@ -72,6 +73,11 @@ def conv_cases(draw):
 def test_matches_reference_on_random_shapes(simd_level, case):
     c = dict(case)
     rng = np.random.default_rng(c.pop("seed"))
+    with tuned_for(c.pop("vendor")):
+        check_random_case(rng, c)
+
+
+def check_random_case(rng, c):
     x, w, b = make_inputs(rng, c.pop("N"), c.pop("C"), c.pop("M"), c.pop("H"), c.pop("W"),
                           c.pop("kh"), c.pop("kw"), c["layout"], bias=c.pop("bias"))
     H, W = x.shape[2:] if c["layout"] == "NCHW" else x.shape[1:3]
@@ -91,16 +97,19 @@ def test_matches_reference_on_random_shapes(simd_level, case):
 # NCHW planes up to 4 vectors wide run interleaved through the NHWC kernels; the
 # 300-wide plane keeps the direct NCHW row kernels in the test at every level.
 @pytest.mark.parametrize("hw", [(7, 7), (29, 45), (64, 64), (11, 300)])
-def test_fast_paths(simd_level, rng, layout, k, stride, hw):
+def test_fast_paths(simd_level, cpu_vendor, rng, layout, k, stride, hw):
     x, w, b = make_inputs(rng, 2, 37, 1, *hw, k, k, layout)
     check_against_reference(x, w, b, rng, stride=stride, padding=k // 2, layout=layout, activation="relu6")
 
 
-# NHWC layers read the input in place at stride_w 2 with 256 channels or more, images
-# of at most 1 MB and inputs of at most 2 MB, and copy it otherwise: in place, 4-vector
-# blocks with a partial vector, a generic kernel size, dilation, uneven padding reaching
-# past the kernel, rows at stride 1 or 3; copied, narrow layers, a depth multiplier, an
-# image over 1 MB, a batch of small images over 2 MB and stride_w 1.
+# Tuned for AMD, NHWC layers read the input in place at stride_w 2 with 256 channels or
+# more, images of at most 1 MB and inputs of at most 2 MB, and copy it otherwise: in place,
+# 4-vector blocks with a partial vector, a generic kernel size, dilation, uneven padding
+# reaching past the kernel, rows at stride 1 or 3; copied, narrow layers, a depth
+# multiplier, an image over 1 MB, a batch of small images over 2 MB and stride_w 1.
+# Tuned for Intel, every layer at stride_w 2 reads in place, and so do kernels of up to 9
+# taps at stride_w 1 on 56 output columns or more (the last four cases but the 5x5 one),
+# with 4-vector blocks from 4 vectors of channels on.
 @pytest.mark.parametrize(
     "N, C, M, hw, k, kw",
     [
@@ -114,9 +123,13 @@ def test_fast_paths(simd_level, rng, layout, k, stride, hw):
         (2, 300, 1, (30, 30), 3, dict(padding=1)),
         (8, 300, 1, (15, 16), 3, dict(padding=1)),
         (2, 37, 1, (12, 12), 3, dict(padding=1, stride=(2, 1))),
+        (2, 20, 1, (7, 60), 3, dict(padding=(0, 1, 2, 0), stride=1)),
+        (1, 70, 1, (4, 60), 3, dict(padding=1, stride=1)),
+        (1, 270, 1, (5, 58), 3, dict(padding=1, stride=(2, 1), dilation=(1, 2))),
+        (2, 20, 1, (6, 61), 5, dict(padding=2, stride=1)),
     ],
 )
-def test_nhwc_stride_2_in_place_and_copied(simd_level, rng, N, C, M, hw, k, kw):
+def test_nhwc_in_place_and_copied(simd_level, cpu_vendor, rng, N, C, M, hw, k, kw):
     x, w, b = make_inputs(rng, N, C, M, *hw, k, k, "NHWC")
     check_against_reference(x, w, b, rng, **dict(dict(stride=2), **kw), layout="NHWC", activation="relu6")
 
@@ -240,6 +253,19 @@ def test_deterministic_across_runs_threads_and_callers(rng, layout):
     for got in [multi, run()] + results:
         for a, e in zip(got, single):
             np.testing.assert_array_equal(a, e)
+
+
+@pytest.mark.parametrize("stride, k", [(1, 3), (2, 3), (2, 5)])
+def test_vendor_tunings_agree_bitwise(simd_level, rng, stride, k):
+    # Tuned for Intel these layers read the input in place, tuned for AMD they copy it:
+    # the same taps in the same order either way.
+    x, w, b = make_inputs(rng, 2, 40, 1, 9, 60, k, k, "NHWC")
+    x[0, 3, 5] = np.inf
+    got = {}
+    for vendor in ("intel", "amd"):
+        with tuned_for(vendor):
+            got[vendor] = opzoo.depthwise_conv2d(x, w, b, stride=stride, padding=k // 2, layout="NHWC")
+    np.testing.assert_array_equal(got["intel"], got["amd"])
 
 
 def test_simd_variants_agree_bitwise_where_they_both_fuse(rng):

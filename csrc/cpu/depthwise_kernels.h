@@ -318,7 +318,8 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
 // Input channel of output channel oc (oc itself whenever V::width > 1).
 inline int64_t input_channel(const DepthwiseShape& s, int64_t oc) { return oc / s.M; }
 
-// From this many channels on, NHWC rows run 4 channel vectors per block.
+// From this many channels on, NHWC rows copied into scratch run 4 channel vectors per
+// block (rows read in place do from 4 vectors on: forward_nhwc_band).
 constexpr int64_t kWideChannels = 256;
 
 struct PaddedRows {
@@ -346,7 +347,8 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
   return g;
 }
 
-// NHWC layers at stride 2 with many channels and small images read the input in place,
+// Except on Intel's cores (below; these rules were measured on AMD's Zen 5), NHWC layers
+// at stride 2 with many channels and small images read the input in place,
 // checking bounds in the blocks at the border, instead of copying it: at stride 2 an
 // input pixel feeds a quarter of the outputs it feeds at stride 1, so the copy costs
 // four times as much per FMA. Narrower layers read 64 bytes per pixel and channel chunk
@@ -362,8 +364,20 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
 constexpr int64_t kInPlaceImageBytes = int64_t(1) << 20;
 constexpr int64_t kInPlaceInputBytes = int64_t(2) << 20;
 
+// On Intel's cores the copy costs more, and in place wins far more widely: every layer at
+// stride 2, and 3x3 layers at stride 1 whose output rows are this wide or wider (border
+// blocks, which check bounds per load, are a small share of them). On a Xeon (5th gen,
+// 2 MB L2 per core, B0's layers at batch 8 interleaved with torch) in place took, against
+// the copy, 0.75x for C96 H112 s2, 0.81x for C144 H56 k3 s1, 0.85x for C32 H112 and
+// 0.70-0.93x for the other stride-2 layers at AVX-512, 0.82-0.98x at AVX2; 5x5 layers at
+// stride 1 took 1.1-1.4x (their bands are mostly border blocks), and so did 3x3 at
+// stride 1 on 14 and 7 columns; on 20 to 40 columns AVX-512 gained 10%, AVX2 lost 10%.
+constexpr int64_t kInPlaceColumnsIntel = 56;
+
 template <class T>
 bool nhwc_reads_in_place(const DepthwiseShape& s) {
+  if (cpu_vendor() == CpuVendor::intel)
+    return s.stride_w == 2 || (s.stride_w == 1 && s.kh * s.kw <= 9 && s.Wo >= kInPlaceColumnsIntel);
   const int64_t image_bytes = s.H * s.W * s.C * int64_t(sizeof(T));
   return s.stride_w == 2 && s.C >= kWideChannels && image_bytes <= kInPlaceImageBytes &&
          s.N * image_bytes <= kInPlaceInputBytes;
@@ -581,10 +595,13 @@ void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typen
   // FMAs, not the strided reads, take the time (AVX2, C480 H14 at batch 8: 0.114 ms
   // against 0.144 in cache, 0.217 against 0.225 from memory; AVX-512 reads 64 bytes per
   // pixel and vector, and took 0.196 against 0.160 from memory). Elsewhere wide layers
-  // take the 4-vector blocks.
+  // take the 4-vector blocks. Read in place, so does every layer with 4 vectors of
+  // channels: 256 contiguous bytes per pixel stream from memory better than a 64-byte
+  // slice of it per pass (Xeon, batch 8, input from memory: C96 H112 s2 3.2 -> 2.8 ms,
+  // C240 H28 s2 0.81 -> 0.52 at AVX-512; in cache 1.74 -> 1.50 and 0.29 -> 0.24).
   constexpr bool shares_most = SW == 1 && (K == 5 || (K == 3 && V::width < 16));
   int64_t oc0 = 0;
-  if (V::width > 1 && !shares_most && CM >= kWideChannels)
+  if (V::width > 1 && !shares_most && CM >= (InPlace ? 4 * V::width : kWideChannels))
     for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
       for (int64_t oh = oh0; oh < oh1; ++oh)
         forward_nhwc_row_wide<V, InPlace>(s, g, rows, oh, oh0, wp, bias, y_img + oh * row_elems, oc0);

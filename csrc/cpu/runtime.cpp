@@ -24,6 +24,18 @@ std::atomic<int>& current_level() {
   return level;
 }
 
+CpuVendor vendor_from_env() {
+  const char* env = std::getenv("OPZOO_CPU_VENDOR");
+  CpuVendor vendor;
+  if (env && cpu_vendor_from_name(env, vendor)) return vendor;
+  return detected_cpu_vendor();
+}
+
+std::atomic<int>& current_vendor() {
+  static std::atomic<int> vendor{int(vendor_from_env())};
+  return vendor;
+}
+
 std::atomic<int>& thread_count() {
 #ifdef _OPENMP
   static std::atomic<int> count{omp_get_max_threads()};
@@ -150,6 +162,40 @@ bool set_simd_level(SimdLevel level) {
   current_level().store(int(level), std::memory_order_relaxed);
   return true;
 }
+
+const char* cpu_vendor_name(CpuVendor vendor) {
+  switch (vendor) {
+    case CpuVendor::intel:
+      return "intel";
+    case CpuVendor::amd:
+      return "amd";
+    case CpuVendor::other:
+      break;
+  }
+  return "other";
+}
+
+bool cpu_vendor_from_name(const char* name, CpuVendor& vendor) {
+  for (CpuVendor candidate : kCpuVendors)
+    if (std::strcmp(name, cpu_vendor_name(candidate)) == 0) {
+      vendor = candidate;
+      return true;
+    }
+  return false;
+}
+
+CpuVendor detected_cpu_vendor() {
+#ifdef OPZOO_X86_VARIANTS
+  __builtin_cpu_init();
+  if (__builtin_cpu_is("intel")) return CpuVendor::intel;
+  if (__builtin_cpu_is("amd")) return CpuVendor::amd;
+#endif
+  return CpuVendor::other;
+}
+
+CpuVendor cpu_vendor() { return CpuVendor(current_vendor().load(std::memory_order_relaxed)); }
+
+void set_cpu_vendor(CpuVendor vendor) { current_vendor().store(int(vendor), std::memory_order_relaxed); }
 
 int num_threads() { return thread_count().load(std::memory_order_relaxed); }
 

@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     if torch is not None:
         torch.set_num_threads(threads)
     info = _runtime.info()
-    where = f"device={torch.cuda.get_device_name()}" if args.gpu else f"simd={info['simd']}  threads={threads}"
+    where = (f"device={torch.cuda.get_device_name()}" if args.gpu
+             else f"simd={info['simd']}  cpu={info['cpu_vendor']}  threads={threads}")
     torch_simd = ""
     if torch is not None and not args.gpu:
         torch_simd = f" ({torch.backends.cpu.get_cpu_capability()}"

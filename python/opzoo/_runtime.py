@@ -38,7 +38,9 @@ def info() -> dict:
         ``version``; ``compiler``; ``simd`` (the level kernels dispatch to now:
         "avx512", "avx2", "neon" or "scalar"), ``simd_detected`` (the best this CPU
         supports; ``OPZOO_SIMD=avx2`` etc. in the environment lowers ``simd``);
-        ``openmp``; ``num_threads``; ``cuda``: a dict with ``built`` (whether this
+        ``cpu_vendor`` (the CPU vendor kernels tune for: "intel", "amd" or "other",
+        the detected one unless ``OPZOO_CPU_VENDOR`` replaces it; results do not
+        depend on it); ``openmp``; ``num_threads``; ``cuda``: a dict with ``built`` (whether this
         build has the CUDA module), ``emulated`` (whether that module runs its kernels
         on the host: a build with ``OPZOO_CUDA=emulate``, whose one device is the CPU),
         ``available`` (whether a CUDA device can be used)
@@ -50,13 +52,14 @@ def info() -> dict:
     --------
     >>> import opzoo
     >>> sorted(opzoo.info())
-    ['compiler', 'cuda', 'num_threads', 'openmp', 'simd', 'simd_detected', 'version']
+    ['compiler', 'cpu_vendor', 'cuda', 'num_threads', 'openmp', 'simd', 'simd_detected', 'version']
     """
     return {
         "version": _version(),
         "compiler": _cpu.compiler(),
         "simd": _cpu.simd_level(),
         "simd_detected": _cpu.detected_simd_level(),
+        "cpu_vendor": _cpu.cpu_vendor(),
         "openmp": _cpu.openmp(),
         "num_threads": _cpu.num_threads(),
         "cuda": _device._cuda.info() if _device._cuda is not None

@@ -1,7 +1,8 @@
 """What the tests of every op family share.
 
-* Helpers: :func:`assert_close`, the SIMD levels this machine runs, the activation names
-  the kernels know and where their derivatives jump.
+* Helpers: :func:`assert_close`, the SIMD levels this machine runs, :func:`tuned_for` (the
+  CPU vendor kernels tune for), the activation names the kernels know and where their
+  derivatives jump.
 * Test-kit entries: each family's ``tests/kit/<family>.py`` defines ``ENTRIES``, a list of
   :class:`KitEntry` (input maker, reference, peer, bad-input table), one per op; the
   contract suite (``tests/contract``) runs every entry :func:`entries` finds. A new family
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
@@ -29,6 +31,17 @@ KINKS = {"relu": (0.0,), "relu6": (0.0, 6.0), "hardswish": (-3.0, 3.0)}
 def simd_levels() -> list[str]:
     """Every SIMD level this build and CPU run, lowest first (each family has a variant per level)."""
     return list(_cpu.simd_levels())
+
+
+@contextlib.contextmanager
+def tuned_for(vendor: str):
+    """Kernels tune for CPU vendor `vendor` ("intel", "amd", "other") within the block."""
+    before = _cpu.cpu_vendor()
+    _cpu.set_cpu_vendor(vendor)
+    try:
+        yield
+    finally:
+        _cpu.set_cpu_vendor(before)
 
 
 def assert_close(got, ref, rtol=1e-5, name="result"):

@@ -32,6 +32,26 @@ SimdLevel simd_level();
 // if this build or CPU cannot run `level`.
 bool set_simd_level(SimdLevel level);
 
+// The CPU's vendor. Kernels whose best way through memory differs between vendors'
+// cache hierarchies ask for it (depthwise NHWC: read the input in place or copy it).
+enum class CpuVendor : int { other = 0, intel = 1, amd = 2 };
+
+constexpr CpuVendor kCpuVendors[] = {CpuVendor::other, CpuVendor::intel, CpuVendor::amd};
+
+const char* cpu_vendor_name(CpuVendor vendor);
+
+// The vendor called `name` ("other", "intel", "amd"); false if none is.
+bool cpu_vendor_from_name(const char* name, CpuVendor& vendor);
+
+// The vendor CPUID names ("other" off x86).
+CpuVendor detected_cpu_vendor();
+
+// The vendor kernels tune for now: the detected one unless replaced by set_cpu_vendor
+// or the OPZOO_CPU_VENDOR environment variable read at first use, so that tests and
+// benchmarks run every vendor's choices on any CPU. Results do not depend on it.
+CpuVendor cpu_vendor();
+void set_cpu_vendor(CpuVendor vendor);
+
 // Threads every parallel region asks for; a process-wide setting, not per calling thread.
 int num_threads();
 void set_num_threads(int n);
