@@ -596,10 +596,12 @@ void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typen
   // against 0.144 in cache, 0.217 against 0.225 from memory; AVX-512 reads 64 bytes per
   // pixel and vector, and took 0.196 against 0.160 from memory). Elsewhere wide layers
   // take the 4-vector blocks. Read in place, so does every layer with 4 vectors of
-  // channels: 256 contiguous bytes per pixel stream from memory better than a 64-byte
-  // slice of it per pass (Xeon, batch 8, input from memory: C96 H112 s2 3.2 -> 2.8 ms,
-  // C240 H28 s2 0.81 -> 0.52 at AVX-512; in cache 1.74 -> 1.50 and 0.29 -> 0.24).
-  constexpr bool shares_most = SW == 1 && (K == 5 || (K == 3 && V::width < 16));
+  // channels, 3x3 at stride 1 included: 4 vectors of a pixel's channels stream from
+  // memory better than one vector of them per pass (Xeon, batch 8, input from memory:
+  // C96 H112 s2 3.2 -> 2.8 ms, C240 H28 s2 0.81 -> 0.52 at AVX-512; in cache 1.74 ->
+  // 1.50 and 0.29 -> 0.24; at AVX2, C32 H112 k3 s1 2.58 -> 2.02 from memory, 1.93 ->
+  // 1.48 in cache, C64 H80 2.97 -> 2.33; C144 H56 within 5% either way).
+  constexpr bool shares_most = SW == 1 && (K == 5 || (K == 3 && V::width < 16 && !InPlace));
   int64_t oc0 = 0;
   if (V::width > 1 && !shares_most && CM >= (InPlace ? 4 * V::width : kWideChannels))
     for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
