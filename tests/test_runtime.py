@@ -12,6 +12,7 @@ def test_info_reports_build_and_runtime():
     assert info["version"] == opzoo.__version__
     assert info["simd"] in {"avx512", "avx2", "neon", "scalar"}
     assert info["simd_detected"] in {"avx512", "avx2", "neon", "scalar"}
+    assert info["cpu_vendor"] in {"intel", "amd", "other"}
     assert isinstance(info["openmp"], bool)
     assert info["num_threads"] == opzoo.get_num_threads() >= 1
     assert info["cuda"]["built"] == (_device._cuda is not None)
@@ -58,6 +59,27 @@ def test_simd_level_can_be_lowered_not_raised():
     for level in other_isa:
         with pytest.raises(ValueError, match="not supported"):
             _cpu.set_simd_level(level)
+
+
+def test_cpu_vendor_can_be_replaced_and_comes_from_the_environment():
+    before = _cpu.cpu_vendor()
+    try:
+        for vendor in ("intel", "amd", "other"):
+            _cpu.set_cpu_vendor(vendor)
+            assert opzoo.info()["cpu_vendor"] == vendor
+    finally:
+        _cpu.set_cpu_vendor(before)
+    with pytest.raises(ValueError, match="one of 'other', 'intel', 'amd', got 'via'"):
+        _cpu.set_cpu_vendor("via")
+    import os
+    import subprocess
+    import sys
+
+    code = "import opzoo; print(opzoo.info()['cpu_vendor'])"
+    for env, want in (("amd", "amd"), ("bogus", _cpu.detected_cpu_vendor())):
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                             env=dict(os.environ, OPZOO_CPU_VENDOR=env)).stdout.strip()
+        assert out == want
 
 
 def test_package_imports_without_torch_loaded():

@@ -4,8 +4,10 @@
 // only on V, never on the thread count or on how the work was split.
 //
 // Forward kernels read a zero-padded copy of the band of input rows they need, so
-// border pixels run the same blocked loop as the rest (wide NHWC layers of small inputs
-// at stride 2 read in place instead, their border blocks reading zeros outside). The
+// border pixels run the same blocked loop as the rest (NHWC layers read in place
+// instead where that streams better, their border blocks reading zeros outside: wide
+// layers of small inputs at stride 2 on AMD's cores, every layer at stride 2 and 3x3
+// ones on wide rows on Intel's; cpu_vendor() decides, and the bits are the same). The
 // copy is made a few rows at a time, each computed as soon as its rows are in, with the
 // copy prefetching ahead, so that reading the input overlaps the compute. NCHW splits
 // that copy by column phase (padded column p sits in phase p % stride_w at index

@@ -12,6 +12,17 @@
 namespace opzoo {
 namespace {
 
+// The value of `values` whose name(value) is `name`, into `value`; false if none is.
+template <class E, size_t N>
+bool value_named(const E (&values)[N], const char* (*name_of)(E), const char* name, E& value) {
+  for (E candidate : values)
+    if (std::strcmp(name, name_of(candidate)) == 0) {
+      value = candidate;
+      return true;
+    }
+  return false;
+}
+
 SimdLevel level_from_env() {
   const char* env = std::getenv("OPZOO_SIMD");
   SimdLevel level;
@@ -125,12 +136,7 @@ const char* simd_level_name(SimdLevel level) {
 }
 
 bool simd_level_from_name(const char* name, SimdLevel& level) {
-  for (SimdLevel candidate : kSimdLevels)
-    if (std::strcmp(name, simd_level_name(candidate)) == 0) {
-      level = candidate;
-      return true;
-    }
-  return false;
+  return value_named(kSimdLevels, simd_level_name, name, level);
 }
 
 SimdLevel detected_simd_level() {
@@ -176,12 +182,7 @@ const char* cpu_vendor_name(CpuVendor vendor) {
 }
 
 bool cpu_vendor_from_name(const char* name, CpuVendor& vendor) {
-  for (CpuVendor candidate : kCpuVendors)
-    if (std::strcmp(name, cpu_vendor_name(candidate)) == 0) {
-      vendor = candidate;
-      return true;
-    }
-  return false;
+  return value_named(kCpuVendors, cpu_vendor_name, name, vendor);
 }
 
 CpuVendor detected_cpu_vendor() {
