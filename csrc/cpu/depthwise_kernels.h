@@ -370,8 +370,8 @@ constexpr int64_t kInPlaceInputBytes = int64_t(2) << 20;
 // stride 2, and 3x3 layers at stride 1 whose output rows are this wide or wider (border
 // blocks, which check bounds per load, are a small share of them). On a Xeon (5th gen,
 // 2 MB L2 per core, B0's layers at batch 8 interleaved with torch) in place took, against
-// the copy, 0.75x for C96 H112 s2, 0.81x for C144 H56 k3 s1, 0.85x for C32 H112 and
-// 0.70-0.93x for the other stride-2 layers at AVX-512, 0.82-0.98x at AVX2; 5x5 layers at
+// the copy, 0.75x for C96 H112 s2, 0.8x for C144 H56 k3 s1, 0.85x for C32 H112 and
+// 0.70-1.03x for the other stride-2 layers at AVX-512, 0.81-0.98x at AVX2; 5x5 layers at
 // stride 1 took 1.1-1.4x (their bands are mostly border blocks), and so did 3x3 at
 // stride 1 on 14 and 7 columns; on 20 to 40 columns AVX-512 gained 10%, AVX2 lost 10%.
 constexpr int64_t kInPlaceColumnsIntel = 56;
@@ -654,7 +654,7 @@ constexpr int64_t kNhwcBandBudget = 262144;
 // B0's layers took 6-9% longer in all (Zen 5, either level). On Intel's cores, whose
 // copies from L3 cost more, pieces of half that overlap them better (Xeon, batch 8,
 // input from memory: C672 H14 k5 1.49 -> 1.15 ms at AVX-512, 1.81 -> 1.50 at AVX2;
-// C480 H14 k5 0.95 -> 0.75, C480 H14 k3 0.60 -> 0.52; in cache within 5%).
+// C480 H14 k5 0.95 -> 0.75, C480 H14 k3 0.60 -> 0.52; in cache within 8% either way).
 inline int64_t nhwc_piece_rows() { return cpu_vendor() == CpuVendor::intel ? 4 : 8; }
 
 // Elements of interleaved input band per thread (256 KB): with its output band, the
