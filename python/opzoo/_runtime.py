@@ -40,8 +40,8 @@ def info() -> dict:
         supports; ``OPZOO_SIMD=avx2`` etc. in the environment lowers ``simd``);
         ``cpu_vendor`` (the CPU vendor kernels tune for: "intel", "amd" or "other",
         the detected one unless ``OPZOO_CPU_VENDOR`` replaces it; results do not
-        depend on it); ``openmp``; ``num_threads``; ``cuda``: a dict with ``built`` (whether this
-        build has the CUDA module), ``emulated`` (whether that module runs its kernels
+        depend on it); ``openmp``; ``num_threads``; ``cuda``: a dict with ``built``
+        (whether this build has the CUDA module), ``emulated`` (whether that module runs its kernels
         on the host: a build with ``OPZOO_CUDA=emulate``, whose one device is the CPU),
         ``available`` (whether a CUDA device can be used)
         and ``device`` (its name, None when not available); a build with the CUDA module
