@@ -103,12 +103,15 @@ def test_fast_paths(simd_level, cpu_vendor, rng, layout, k, stride, hw):
 
 
 # Tuned for AMD, NHWC layers read the input in place at stride_w 2 with 256 channels or
-# more, images of at most 1 MB and inputs of at most 2 MB, and copy it otherwise: in place,
+# more, images of at most 1 MB and inputs of at most 2 MB, and at stride_w 1 with up to 9
+# taps and pixels of at most 4 vectors and 128 bytes, and copy it otherwise: in place,
 # 4-vector blocks with a partial vector, a generic kernel size, dilation, uneven padding
-# reaching past the kernel, rows at stride 1 or 3; copied, narrow layers, a depth
-# multiplier, an image over 1 MB, a batch of small images over 2 MB and stride_w 1.
+# reaching past the kernel, rows at stride 1 or 3, and at the vector levels narrow pixels
+# at stride_w 1 (20, 32 and 5 channels, the last with dilation); copied, narrow layers at
+# stride 2, a depth multiplier, an image over 1 MB, a batch of small images over 2 MB,
+# 70 channels and a 5x5 kernel at stride_w 1.
 # Tuned for Intel, every layer at stride_w 2 reads in place, and so do kernels of up to 9
-# taps at stride_w 1 on 56 output columns or more (the last four cases but the 5x5 one),
+# taps at stride_w 1 on 56 output columns or more (the 3x3 ones on 60 and 58 columns),
 # with 4-vector blocks from 4 vectors of channels on.
 @pytest.mark.parametrize(
     "N, C, M, hw, k, kw",
@@ -127,6 +130,8 @@ def test_fast_paths(simd_level, cpu_vendor, rng, layout, k, stride, hw):
         (1, 70, 1, (4, 60), 3, dict(padding=1, stride=1)),
         (1, 270, 1, (5, 58), 3, dict(padding=1, stride=(2, 1), dilation=(1, 2))),
         (2, 20, 1, (6, 61), 5, dict(padding=2, stride=1)),
+        (2, 32, 1, (9, 11), 3, dict(padding=(1, 2, 0, 1), stride=1)),
+        (3, 5, 1, (8, 5), 3, dict(padding=(0, 1, 1, 0), stride=1, dilation=(1, 2))),
     ],
 )
 def test_nhwc_in_place_and_copied(simd_level, cpu_vendor, rng, N, C, M, hw, k, kw):

@@ -6,10 +6,11 @@
 // Forward kernels read a zero-padded copy of the band of input rows they need, so
 // border pixels run the same blocked loop as the rest (NHWC layers read in place
 // instead where that streams better, their border blocks reading zeros outside: wide
-// layers of small inputs at stride 2 on AMD's cores, every layer at stride 2 and 3x3
-// ones on wide rows on Intel's; cpu_vendor() decides, and the bits are the same). The
-// copy is made a few rows at a time, each computed as soon as its rows are in, with the
-// copy prefetching ahead, so that reading the input overlaps the compute. NCHW splits
+// layers of small inputs at stride 2 and 3x3 ones of narrow pixels at stride 1 on AMD's
+// cores, every layer at stride 2 and 3x3 ones on wide rows on Intel's; cpu_vendor()
+// decides, and the bits are the same). The copy is made a few rows at a time, each
+// computed as soon as its rows are in, with the copy prefetching ahead, so that reading
+// the input overlaps the compute. NCHW splits
 // that copy by column phase (padded column p sits in phase p % stride_w at index
 // p / stride_w), so every tap of every stride and dilation is one contiguous vector load
 // along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2
@@ -349,8 +350,8 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
   return g;
 }
 
-// Except on Intel's cores (below; these rules were measured on AMD's Zen 5), NHWC layers
-// at stride 2 with many channels and small images read the input in place,
+// Except on Intel's cores (below; these rules were measured on AMD's Zen 5 and Zen 4),
+// NHWC layers at stride 2 with many channels and small images read the input in place,
 // checking bounds in the blocks at the border, instead of copying it: at stride 2 an
 // input pixel feeds a quarter of the outputs it feeds at stride 1, so the copy costs
 // four times as much per FMA. Narrower layers read 64 bytes per pixel and channel chunk
@@ -366,6 +367,17 @@ PaddedRows nhwc_padded_rows(const DepthwiseShape& s) {
 constexpr int64_t kInPlaceImageBytes = int64_t(1) << 20;
 constexpr int64_t kInPlaceInputBytes = int64_t(2) << 20;
 
+// The exception at stride 1: 3x3 layers with narrow pixels, at most 4 vectors and 128
+// bytes of channels, that the in-place kernels (forward_nhwc_band) cover in one or two
+// passes, reading each input line once per pass, with few FMAs per byte that the copy
+// would move. On Zen 4 (EPYC, 1 MB L2 per core, batch 8, input from memory) in place
+// took, against the copy, 0.73-0.83x for C32 H112 at AVX2 (1.10-1.23x torch
+// channels_last against 0.88-0.96x), 0.74-1.03x for C16, C24 and C32 H56; at AVX-512
+// 0.81-0.87x for C16 and C24, 0.96-1.0x for C32 H112, but 1.05-1.22x for C32 H56. Wider
+// pixels lost at one level or the other: C48 at AVX-512 1.05-1.20x, C64 at AVX2 1.05-1.8x.
+constexpr int64_t kInPlaceVectorsStride1 = 4;
+constexpr int64_t kInPlacePixelBytesStride1 = 128;
+
 // On Intel's cores the copy costs more, and in place wins far more widely: every layer at
 // stride 2, and 3x3 layers at stride 1 whose output rows are this wide or wider (border
 // blocks, which check bounds per load, are a small share of them). On a Xeon (5th gen,
@@ -376,10 +388,14 @@ constexpr int64_t kInPlaceInputBytes = int64_t(2) << 20;
 // stride 1 on 14 and 7 columns; on 20 to 40 columns AVX-512 gained 10%, AVX2 lost 10%.
 constexpr int64_t kInPlaceColumnsIntel = 56;
 
-template <class T>
+template <class V>
 bool nhwc_reads_in_place(const DepthwiseShape& s) {
+  using T = typename V::value_type;
   if (cpu_vendor() == CpuVendor::intel)
     return s.stride_w == 2 || (s.stride_w == 1 && s.kh * s.kw <= 9 && s.Wo >= kInPlaceColumnsIntel);
+  if (s.stride_w == 1)
+    return s.kh * s.kw <= 9 && s.C * s.M <= kInPlaceVectorsStride1 * V::width &&
+           s.C * s.M * int64_t(sizeof(T)) <= kInPlacePixelBytesStride1;
   const int64_t image_bytes = s.H * s.W * s.C * int64_t(sizeof(T));
   return s.stride_w == 2 && s.C >= kWideChannels && image_bytes <= kInPlaceImageBytes &&
          s.N * image_bytes <= kInPlaceInputBytes;
@@ -672,7 +688,7 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
   pack_weights_tap_major<V>(s, w, packed.get(0));
   const T* wp = packed.get(0);
 
-  const bool in_place = nhwc_reads_in_place<T>(s);
+  const bool in_place = nhwc_reads_in_place<V>(s);
   const NhwcBandFn<T> band_fn = in_place ? pick_nhwc_band<V, true>(s) : pick_nhwc_band<V, false>(s);
   const PaddedRows g = in_place ? nhwc_in_place(s) : nhwc_padded_rows<T>(s);
   const int64_t budget = in_place ? kInPlaceBandBudget : kNhwcBandBudget;
