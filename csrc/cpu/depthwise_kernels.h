@@ -11,19 +11,20 @@
 // decides, and the bits are the same). The copy is made a few rows at a time, each
 // computed as soon as its rows are in, with the copy prefetching ahead, so that reading
 // the input overlaps the compute; NHWC blocks pull in the output lines that a later
-// channel chunk stores to. NCHW splits that copy by column phase (padded column p sits in phase p % stride_w at index
-// p / stride_w), so every tap of every stride and dilation is one contiguous vector load
-// along a row; NHWC vectorises over channels. For 3x3 and 5x5 kernels at stride 1 or 2
-// a block of outputs walks the input it reads and feeds each loaded vector to every
-// output that uses it. NCHW output rows up to 32 columns and 4 vectors wide are
-// interleaved a vector of channels at a time and run through the NHWC kernel, the next
-// group of planes prefetched meanwhile. The backward (M == 1, either
-// layout) is one pass over bands of output rows by blocks of channels, grad_x and the
-// weight sums from the same copy of grad_y, NCHW transposed in and out of the tasks'
-// scratch; M > 1 and infinite weights take scattering or gathering kernels that skip
-// the taps in padding. Geometry whose padding or dilation reaches far beyond the input,
-// and forward passes with a non-finite weight, run direct kernels that visit only the
-// taps inside the input (padding contributes nothing, not even inf * 0).
+// channel chunk stores to. NCHW splits that copy by column phase (padded column p sits
+// in phase p % stride_w at index p / stride_w), so every tap of every stride and
+// dilation is one contiguous vector load along a row; NHWC vectorises over channels.
+// For 3x3 and 5x5 kernels at stride 1 or 2 a block of outputs walks the input it reads
+// and feeds each loaded vector to every output that uses it. NCHW output rows up to 32
+// columns and 4 vectors wide are interleaved a vector of channels at a time and run
+// through the NHWC kernel, the next group of planes prefetched meanwhile. The backward
+// (M == 1, either layout) is one pass over bands of output rows by blocks of channels,
+// grad_x and the weight sums from the same copy of grad_y, NCHW transposed in and out
+// of the tasks' scratch; M > 1 and infinite weights take scattering or gathering
+// kernels that skip the taps in padding. Geometry whose padding or dilation reaches far
+// beyond the input, and forward passes with a non-finite weight, run direct kernels
+// that visit only the taps inside the input (padding contributes nothing, not even
+// inf * 0).
 #pragma once
 
 #include <cstring>
