@@ -611,8 +611,9 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
         }
     });
     // The next block of channels' output lines, as in forward_nhwc_rows_channels (Zen 4,
-    // AVX-512, output from memory: C1152 H7 k3 0.85x, C480 H14 k3 0.89x, C672 H14 k5 s2
-    // 0.93x; within 3% in cache).
+    // output from memory: at AVX-512, 256 bytes on, C1152 H7 k3 0.85x, C480 H14 k3 0.89x,
+    // C672 H14 k5 s2 0.93x, within 3% in cache; at AVX2, 128 bytes on, C672 H14 k5 s2
+    // 0.92-1.0x).
     if (oc0 + UC * Wd < CM)
       for (int p = 0; p < UP && ow + p < s.Wo; ++p)
         prefetch_lines<3>(yrow + (ow + p) * CM + oc0, UC * Wd * int64_t(sizeof(typename V::value_type)),
