@@ -596,6 +596,12 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
   for (int c = 0; c < UC; ++c) vbias[c] = bias ? V::load(bias + oc0 + c * Wd) : V::zero();
   const int64_t dh = s.dilation_h, dw = s.dilation_w, sw = s.stride_w;
   const int64_t rows_read = (s.kh - 1) * dh + 1, span = (UP - 1) * sw + (s.kw - 1) * dw + 1;
+  // The next block of channels' output lines, as in forward_nhwc_rows_channels (Zen 4,
+  // output from memory: at AVX-512, 256 bytes on, C1152 H7 k3 0.85x, C480 H14 k3 0.89x,
+  // C672 H14 k5 s2 0.93x, within 3% in cache; at AVX2, 128 bytes on, C672 H14 k5 s2
+  // 0.92-1.0x).
+  const int64_t block_bytes = UC * Wd * int64_t(sizeof(typename V::value_type));
+  const bool pull_ahead = oc0 + UC * Wd < CM;
   for (int64_t ow = 0; ow < s.Wo; ow += UP) {
     R acc[UP][UC];
     for (int p = 0; p < UP; ++p)
@@ -610,14 +616,8 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
           }
         }
     });
-    // The next block of channels' output lines, as in forward_nhwc_rows_channels (Zen 4,
-    // output from memory: at AVX-512, 256 bytes on, C1152 H7 k3 0.85x, C480 H14 k3 0.89x,
-    // C672 H14 k5 s2 0.93x, within 3% in cache; at AVX2, 128 bytes on, C672 H14 k5 s2
-    // 0.92-1.0x).
-    if (oc0 + UC * Wd < CM)
-      for (int p = 0; p < UP && ow + p < s.Wo; ++p)
-        prefetch_lines<3>(yrow + (ow + p) * CM + oc0, UC * Wd * int64_t(sizeof(typename V::value_type)),
-                          UC * Wd * int64_t(sizeof(typename V::value_type)));
+    if (pull_ahead)
+      for (int p = 0; p < UP && ow + p < s.Wo; ++p) prefetch_lines<3>(yrow + (ow + p) * CM + oc0, block_bytes, block_bytes);
     for (int p = 0; p < UP && ow + p < s.Wo; ++p)
       for (int c = 0; c < UC; ++c) V::store(yrow + (ow + p) * CM + oc0 + c * Wd, V::add(acc[p][c], vbias[c]));
   }
