@@ -23,6 +23,9 @@ struct NeonF32 {
   static reg set1(float v) { return vdupq_n_f32(v); }
   static reg load(const float* p) { return vld1q_f32(p); }
   static void store(float* p, reg v) { vst1q_f32(p, v); }
+  static constexpr bool streaming_stores = false;  // the store below is a plain one
+  static void store_streaming(float* p, reg v) { vst1q_f32(p, v); }
+  static void streaming_fence() {}
   // NEON has no masked loads: partial vectors go through a small stack buffer, so no
   // byte past p[n - 1] is touched.
   static reg load_n(const float* p, int n) {

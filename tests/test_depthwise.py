@@ -139,6 +139,24 @@ def test_nhwc_in_place_and_copied(simd_level, cpu_vendor, rng, N, C, M, hw, k, k
     check_against_reference(x, w, b, rng, **dict(dict(stride=2), **kw), layout="NHWC", activation="relu6")
 
 
+# NHWC outputs of 8 MB and more, without an activation, are written with streaming stores
+# where the output is 64-byte aligned and a pixel is whole lines: read in place (32
+# channels), copied with one vector per block (144), with 4-vector blocks and a one-vector
+# remainder (272 at AVX-512). The same layer into an `out` one float off a line takes the
+# plain stores and must give the same bits.
+@pytest.mark.parametrize("C, hw", [(32, (256, 257)), (144, (121, 121)), (272, (88, 88))])
+def test_nhwc_streamed_output(simd_level, cpu_vendor, rng, C, hw):
+    x, w, b = make_inputs(rng, 1, C, 1, *hw, 3, 3, "NHWC")
+    y = opzoo.depthwise_conv2d(x, w, b, padding=1, layout="NHWC")
+    assert y.nbytes >= 8 << 20 and y.ctypes.data % 64 == 0
+    assert_close(y, ref.depthwise_conv2d(x, w, b, padding=1, layout="NHWC"), 1e-5, "y")
+    off_line = np.empty(y.size + 1, np.float32)
+    off_line = off_line[1:] if off_line.ctypes.data % 64 == 0 else off_line[:-1]
+    off_line = off_line.reshape(y.shape)
+    opzoo.depthwise_conv2d(x, w, b, padding=1, layout="NHWC", out=off_line)
+    np.testing.assert_array_equal(off_line, y)
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_activations(simd_level, rng, layout, activation):

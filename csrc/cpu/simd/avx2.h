@@ -25,6 +25,11 @@ struct Avx2F32 {
   static reg set1(float v) { return _mm256_set1_ps(v); }
   static reg load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  // A store past the caches (p 32-byte aligned); half a line, so only pairs that fill
+  // lines are worth it.
+  static constexpr bool streaming_stores = true;
+  static void store_streaming(float* p, reg v) { _mm256_stream_ps(p, v); }
+  static void streaming_fence() { _mm_sfence(); }
   static reg load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask_n(n)); }
   static void store_n(float* p, reg v, int n) { _mm256_maskstore_ps(p, mask_n(n), v); }
   static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }

@@ -25,6 +25,10 @@ struct Avx512F32 {
   static reg set1(float v) { return _mm512_set1_ps(v); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  // A store past the caches (p 64-byte aligned): a whole line, with no read of it first.
+  static constexpr bool streaming_stores = true;
+  static void store_streaming(float* p, reg v) { _mm512_stream_ps(p, v); }
+  static void streaming_fence() { _mm_sfence(); }
   static reg load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask_n(n), p); }
   static void store_n(float* p, reg v, int n) { _mm512_mask_storeu_ps(p, mask_n(n), v); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }

@@ -18,6 +18,9 @@ struct ScalarVec {
   static reg set1(T v) { return v; }
   static reg load(const T* p) { return *p; }
   static void store(T* p, reg v) { *p = v; }
+  static constexpr bool streaming_stores = false;  // the store below is a plain one
+  static void store_streaming(T* p, reg v) { *p = v; }
+  static void streaming_fence() {}
   static reg load_n(const T* p, int n) { return n > 0 ? *p : T(0); }
   static void store_n(T* p, reg v, int n) {
     if (n > 0) *p = v;
