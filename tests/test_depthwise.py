@@ -151,9 +151,25 @@ def test_nhwc_streamed_output(simd_level, cpu_vendor, rng, C, hw):
     assert y.nbytes >= 8 << 20 and y.ctypes.data % 64 == 0
     assert_close(y, ref.depthwise_conv2d(x, w, b, padding=1, layout="NHWC"), 1e-5, "y")
     off_line = np.empty(y.size + 1, np.float32)
-    off_line = off_line[1:] if off_line.ctypes.data % 64 == 0 else off_line[:-1]
-    off_line = off_line.reshape(y.shape)
+    off_line = (off_line[1:] if off_line.ctypes.data % 64 == 0 else off_line[:-1]).reshape(y.shape)
     opzoo.depthwise_conv2d(x, w, b, padding=1, layout="NHWC", out=off_line)
+    np.testing.assert_array_equal(off_line, y)
+
+
+# NCHW outputs of 8 MB and more, of planes up to 256 KB, are computed plane by plane into
+# scratch and copied out with streaming stores, plain ones for the partial lines at either
+# end of each band's rows: into an `out` on a line and one a float off it, which must
+# agree bit for bit; with an activation and a depth multiplier too.
+@pytest.mark.parametrize("C, M, hw, kw", [(40, 1, (230, 230), dict(padding=1)),
+                                          (20, 2, (231, 229), dict(padding=(1, 2, 0, 1), activation="silu"))])
+def test_nchw_streamed_output(simd_level, rng, C, M, hw, kw):
+    x, w, b = make_inputs(rng, 1, C, M, *hw, 3, 3, "NCHW")
+    y = opzoo.depthwise_conv2d(x, w, b, **kw)
+    assert y.nbytes >= 8 << 20 and y.ctypes.data % 64 == 0
+    assert_close(y, ref.depthwise_conv2d(x, w, b, **kw), 1e-5, "y")
+    off_line = np.empty(y.size + 1, np.float32)
+    off_line = (off_line[1:] if off_line.ctypes.data % 64 == 0 else off_line[:-1]).reshape(y.shape)
+    opzoo.depthwise_conv2d(x, w, b, **kw, out=off_line)
     np.testing.assert_array_equal(off_line, y)
 
 

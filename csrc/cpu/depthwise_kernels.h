@@ -263,12 +263,36 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
                               const typename V::value_type* w, const typename V::value_type* bias,
                               Activation act, typename V::value_type* y);
 
+// Outputs of this many bytes and more are written with streaming stores (whole 64-byte
+// lines, past the caches): an output this large leaves the caches before its reader
+// comes, and a plain store reads each line from memory before writing it, half as much
+// again as the traffic of a layer whose output is the size of its input. On Zen 5
+// (batch 8, interleaved with torch, input from memory), NHWC: C32 H112 k3 took
+// 0.81-0.82x the time at AVX2 (12.8 MB out), 0.93x at AVX-512; at AVX-512 C96 H112 s2
+// took 0.92-0.96x, C144 H56 k3 0.90x. Outputs of 3-4 MB gained 3-7% but are often still
+// in cache when the next layer reads them.
+constexpr int64_t kStreamOutputBytes = int64_t(8) << 20;
+
 // Output rows up to this wide (and 4 vectors) are interleaved. Wider rows fill the
 // vectors of the row kernels well and the transposes only add to them: at 56 columns,
 // 3.5 AVX-512 vectors, C144 H56 at batch 8 took 1.26 ms interleaved, 0.94 by rows
 // (NHWC: 0.84; Zen 5); at 28 columns interleaving won at either level (C240 H28 k5:
 // 0.54 ms against 0.71 at AVX-512, 0.72 against 0.92 at AVX2).
 constexpr int64_t kInterleavedColumns = 32;
+
+// NCHW: the row kernels' rows seldom start on a line, so a plane's rows are computed into
+// per-thread scratch (planes up to this size) and copied out with streaming stores
+// (kStreamOutputBytes), plain ones for the partial lines at the ends of a block's rows.
+// Zen 5, batch 8, against plain stores: C32 H112 k3 0.73-0.77x the time at AVX-512,
+// 0.78-0.82x at AVX2; C96 H112 s2 0.85-0.88x and 0.93-0.95x; C144 H56 k3 0.93x and
+// 1.0-1.02x.
+constexpr int64_t kStagedPlaneBytes = int64_t(256) << 10;
+
+template <class V>
+bool nchw_streams_output(const DepthwiseShape& s) {
+  const int64_t plane_bytes = s.Ho * s.Wo * int64_t(sizeof(typename V::value_type));
+  return V::streaming_stores && s.N * s.C * s.M * plane_bytes >= kStreamOutputBytes && plane_bytes <= kStagedPlaneBytes;
+}
 
 template <class V>
 void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
@@ -285,6 +309,8 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
   const int64_t bands = ceil_div(s.Ho, rows_per_band);
   const int threads = threads_for(planes * bands);
   ThreadScratch<T> scratch(padded_rows(s, rows_per_band) * g.row_len, threads);
+  const bool stream = nchw_streams_output<V>(s);
+  ThreadScratch<T> staged(stream ? s.Ho * s.Wo : 0, threads);
   parallel_for(planes * bands, threads, [&](int64_t task, int thread) {
     const int64_t plane = task / bands, oh0 = (task % bands) * rows_per_band;
     const int64_t oh1 = min64(s.Ho, oh0 + rows_per_band);
@@ -302,10 +328,14 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
       for (int64_t r0 = oh0; r0 < oh1; r0 += block_rows) {
         const int64_t r1 = min64(oh1, r0 + block_rows);
         copied.up_to(padded_rows(s, round_up(r1 - oh0, block_rows)), copy);
+        T* y_plane = y + (n * CM + oc) * s.Ho * s.Wo;
+        T* out = stream ? staged.get(thread) : y_plane;
         band(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, r1, w + oc * kk, bias ? bias[oc] : T(0), act,
-             y + (n * CM + oc) * s.Ho * s.Wo);
+             out);
+        if (stream) copy_span_streaming<V>(y_plane + r0 * s.Wo, out + r0 * s.Wo, (r1 - r0) * s.Wo);
       }
     }
+    if (stream) V::streaming_fence();
   });
 }
 
@@ -719,18 +749,9 @@ inline int64_t nhwc_piece_rows() { return cpu_vendor() == CpuVendor::intel ? 4 :
 // task's working set stays in L2.
 constexpr int64_t kInterleavedBandBudget = 65536;
 
-// NHWC outputs of this many bytes and more are written with streaming stores (whole
-// 64-byte lines, past the caches): an output this large leaves the caches before its
-// reader comes, and a plain store reads each line from memory before writing it, half
-// as much again as the traffic of a layer whose output is the size of its input. On
-// Zen 5 (batch 8, interleaved with torch, input from memory) C32 H112 k3 took 0.81-0.82x
-// the time at AVX2 (12.8 MB out), 0.93x at AVX-512; at AVX-512 C96 H112 s2 took
-// 0.92-0.96x, C144 H56 k3 0.90x. Outputs of 3-4 MB gained 3-7% but are often still in
-// cache when the next layer reads them. Never with an activation, which the band kernels
-// apply by reading the output back. AVX2's one-vector blocks write half lines, and keep
-// plain stores.
-constexpr int64_t kStreamOutputBytes = int64_t(8) << 20;
-
+// NHWC: streaming stores (kStreamOutputBytes) straight from the kernels' registers, never
+// with an activation, which the band kernels apply by reading the output back. AVX2's
+// one-vector blocks write half lines, and keep plain stores.
 template <class V>
 bool nhwc_streams_output(const DepthwiseShape& s, Activation act, const typename V::value_type* y) {
   const int64_t pixel_bytes = s.C * s.M * int64_t(sizeof(typename V::value_type));

@@ -26,6 +26,22 @@ void copy_span(typename V::value_type* dst, const typename V::value_type* src, i
   if (i < n) V::store_n(dst + i, V::load_n(src + i, int(n - i)), int(n - i));
 }
 
+// copy_span with the whole 64-byte lines of dst written by streaming stores, past the
+// caches (V::streaming_stores); the partial lines at either end, which the neighbouring
+// spans share, by plain ones.
+template <class V>
+void copy_span_streaming(typename V::value_type* dst, const typename V::value_type* src, int64_t n) {
+  using T = typename V::value_type;
+  constexpr int64_t line = 64 / int64_t(sizeof(T));
+  static_assert(line % V::width == 0, "vectors tile a line");
+  const int64_t head = min64(n, int64_t(-reinterpret_cast<uintptr_t>(dst) % 64) / int64_t(sizeof(T)));
+  copy_span<V>(dst, src, head);
+  int64_t i = head;
+  for (; i + line <= n; i += line)
+    for (int64_t j = 0; j < line; j += V::width) V::store_streaming(dst + i + j, V::load(src + i + j));
+  copy_span<V>(dst + i, src + i, n - i);
+}
+
 // Stores the first `count` lanes of v (all of them when count >= width).
 // The first min(count, width) elements at src (count > 0), the other lanes zero.
 template <class V>
