@@ -325,11 +325,11 @@ void forward_nchw(const DepthwiseShape& s, const typename V::value_type* x,
     };
     for (int64_t m = 0; m < s.M; ++m) {
       const int64_t oc = c * s.M + m;
+      T* y_plane = y + (n * CM + oc) * s.Ho * s.Wo;
+      T* out = stream ? staged.get(thread) : y_plane;
       for (int64_t r0 = oh0; r0 < oh1; r0 += block_rows) {
         const int64_t r1 = min64(oh1, r0 + block_rows);
         copied.up_to(padded_rows(s, round_up(r1 - oh0, block_rows)), copy);
-        T* y_plane = y + (n * CM + oc) * s.Ho * s.Wo;
-        T* out = stream ? staged.get(thread) : y_plane;
         band(s, g, rows + (r0 - oh0) * s.stride_h * g.row_len, r0, r1, w + oc * kk, bias ? bias[oc] : T(0), act,
              out);
         if (stream) copy_span_streaming<V>(y_plane + r0 * s.Wo, out + r0 * s.Wo, (r1 - r0) * s.Wo);
