@@ -621,28 +621,20 @@ void forward_nhwc_rows_channels(const DepthwiseShape& s, const PaddedRows& g,
   }
 }
 
-// Output row `oh`, output channels [oc0, oc0 + 4 vectors): 2 pixels x 4 channel
-// vectors per block, weights loaded per tap. For many channels this reads 256
-// contiguous bytes per pixel where the one-vector kernel reads 64 at a wide stride.
-template <class V, bool InPlace>
-void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
-                           int64_t oh, int64_t oh0, const typename V::value_type* wp,
-                           const typename V::value_type* bias, typename V::value_type* yrow, int64_t oc0,
-                           bool stream) {
+// Output row `oh`, pixels [ow_begin, ow_end) (a multiple of UP of them), output channels
+// [oc0, oc0 + 4 vectors): forward_nhwc_row_wide's blocks of one width.
+template <class V, bool InPlace, int UP>
+void nhwc_wide_blocks(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
+                      int64_t oh, int64_t oh0, const typename V::value_type* wp, const typename V::reg* vbias,
+                      typename V::value_type* yrow, int64_t oc0, int64_t ow_begin, int64_t ow_end, bool stream,
+                      bool pull_ahead) {
   using R = typename V::reg;
-  constexpr int UC = 4, UP = 2, Wd = V::width;
+  constexpr int UC = 4, Wd = V::width;
   const int64_t CM = s.C * s.M;
-  R vbias[UC];
-  for (int c = 0; c < UC; ++c) vbias[c] = bias ? V::load(bias + oc0 + c * Wd) : V::zero();
   const int64_t dh = s.dilation_h, dw = s.dilation_w, sw = s.stride_w;
   const int64_t rows_read = (s.kh - 1) * dh + 1, span = (UP - 1) * sw + (s.kw - 1) * dw + 1;
-  // The next block of channels' output lines, as in forward_nhwc_rows_channels (Zen 4,
-  // output from memory: at AVX-512, 256 bytes on, C1152 H7 k3 0.85x, C480 H14 k3 0.89x,
-  // C672 H14 k5 s2 0.93x, within 3% in cache; at AVX2, 128 bytes on, C672 H14 k5 s2
-  // 0.92-1.0x).
   const int64_t block_bytes = UC * Wd * int64_t(sizeof(typename V::value_type));
-  const bool pull_ahead = !stream && oc0 + UC * Wd < CM;
-  for (int64_t ow = 0; ow < s.Wo; ow += UP) {
+  for (int64_t ow = ow_begin; ow < ow_end; ow += UP) {
     R acc[UP][UC];
     for (int p = 0; p < UP; ++p)
       for (int c = 0; c < UC; ++c) acc[p][c] = V::zero();
@@ -657,16 +649,54 @@ void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const t
         }
     });
     if (pull_ahead)
-      for (int p = 0; p < UP && ow + p < s.Wo; ++p) prefetch_lines<3>(yrow + (ow + p) * CM + oc0, block_bytes, block_bytes);
+      for (int p = 0; p < UP; ++p) prefetch_lines<3>(yrow + (ow + p) * CM + oc0, block_bytes, block_bytes);
     if constexpr (V::streaming_stores)
       if (stream) {
-        for (int p = 0; p < UP && ow + p < s.Wo; ++p)
+        for (int p = 0; p < UP; ++p)
           for (int c = 0; c < UC; ++c) V::store_streaming(yrow + (ow + p) * CM + oc0 + c * Wd, V::add(acc[p][c], vbias[c]));
         continue;
       }
-    for (int p = 0; p < UP && ow + p < s.Wo; ++p)
+    for (int p = 0; p < UP; ++p)
       for (int c = 0; c < UC; ++c) V::store(yrow + (ow + p) * CM + oc0 + c * Wd, V::add(acc[p][c], vbias[c]));
   }
+}
+
+// Pixels per block of the wide kernel: 3 x 4 vectors of sums (12 of AVX2's 16 registers)
+// from the zero-bordered copy, whose loads never check bounds. Zen 5, batch 8, against
+// 2 pixels: AVX-512 C672 H14 k5 s2 0.132 ms against 0.140, C1152 H7 k3 0.084 against
+// 0.090, C480 H14 k3 0.123 against 0.131; AVX2 C672 H14 k5 s2 0.194 against 0.201. Read
+// in place, 3 pixels' span reaches the image border in more blocks, whose loads check
+// bounds: AVX2 C1152 H7 k3 took 0.155 ms against 0.120, C480 H14 k3 0.207 against 0.176.
+template <bool InPlace>
+constexpr int wide_block_pixels() { return InPlace ? 2 : 3; }
+
+// Output row `oh`, output channels [oc0, oc0 + 4 vectors): blocks of UP pixels x 4
+// channel vectors, weights loaded per tap, a row's last pixels in blocks of 2 and 1. For
+// many channels this reads 256 contiguous bytes per pixel where the one-vector kernel
+// reads 64 at a wide stride.
+template <class V, bool InPlace, int UP = wide_block_pixels<InPlace>()>
+void forward_nhwc_row_wide(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
+                           int64_t oh, int64_t oh0, const typename V::value_type* wp,
+                           const typename V::value_type* bias, typename V::value_type* yrow, int64_t oc0,
+                           bool stream) {
+  using R = typename V::reg;
+  constexpr int UC = 4, Wd = V::width;
+  const int64_t CM = s.C * s.M;
+  R vbias[UC];
+  for (int c = 0; c < UC; ++c) vbias[c] = bias ? V::load(bias + oc0 + c * Wd) : V::zero();
+  // The next block of channels' output lines, as in forward_nhwc_rows_channels (Zen 4,
+  // output from memory: at AVX-512, 256 bytes on, C1152 H7 k3 0.85x, C480 H14 k3 0.89x,
+  // C672 H14 k5 s2 0.93x, within 3% in cache; at AVX2, 128 bytes on, C672 H14 k5 s2
+  // 0.92-1.0x).
+  const bool pull_ahead = !stream && oc0 + UC * Wd < CM;
+  int64_t full = s.Wo / UP * UP;
+  nhwc_wide_blocks<V, InPlace, UP>(s, g, rows, oh, oh0, wp, vbias, yrow, oc0, 0, full, stream, pull_ahead);
+  if constexpr (UP > 2)
+    if (s.Wo - full >= 2) {
+      nhwc_wide_blocks<V, InPlace, 2>(s, g, rows, oh, oh0, wp, vbias, yrow, oc0, full, full + 2, stream, pull_ahead);
+      full += 2;
+    }
+  nhwc_wide_blocks<V, InPlace, 1>(s, g, rows, oh, oh0, wp, vbias, yrow, oc0, full, s.Wo, stream, pull_ahead);
 }
 
 // Output rows [oh0, oh1) of one image (y_img), one channel chunk at a time for all those
