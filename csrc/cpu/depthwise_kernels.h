@@ -661,6 +661,99 @@ void nhwc_wide_blocks(const DepthwiseShape& s, const PaddedRows& g, const typena
   }
 }
 
+// Output rows [oh0, oh1) of one image, output channels [oc0, oc0 + 2 vectors) that make
+// one 64-byte line (runs_lines): K x K at stride SW, blocks of kBlock pixels x 2
+// vectors, each weight loaded as its FMA needs it, each output line stored whole (and
+// streamed where `stream`). An output sums its taps in (kh, kw) order, as in
+// forward_nhwc_rows_channels.
+template <class V, int K, int SW, bool InPlace>
+void forward_nhwc_rows_line(const DepthwiseShape& s, const PaddedRows& g, const typename V::value_type* rows,
+                            int64_t oh0, int64_t oh1, const typename V::value_type* wp,
+                            const typename V::value_type* bias, typename V::value_type* y_img, int64_t oc0,
+                            bool stream) {
+  using R = typename V::reg;
+  constexpr int U = kBlock, Wd = V::width, P = (U - 1) * SW + K;
+  const int64_t CM = s.C * s.M, dh = s.dilation_h;
+  R vbias[2];
+  for (int c = 0; c < 2; ++c) vbias[c] = bias ? V::load(bias + oc0 + c * Wd) : V::zero();
+  const bool pull_ahead = !stream && oc0 + 2 * Wd < CM;
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    auto* yrow = y_img + oh * s.Wo * CM;
+    for (int64_t ow = 0; ow < s.Wo; ow += U) {
+      R acc[U][2];
+      for (int u = 0; u < U; ++u) acc[u][0] = acc[u][1] = V::zero();
+      with_block_reader<V, true, InPlace>(s, g, rows, oh0, oh, ow, oc0, (K - 1) * dh + 1, P, Wd, [&](const auto& load) {
+#pragma GCC unroll 8
+        for (int a = 0; a < K; ++a) {
+#pragma GCC unroll 16
+          for (int p = 0; p < P; ++p) {
+            const R x0 = load(a * dh, p, 0), x1 = load(a * dh, p, Wd);
+#pragma GCC unroll 4
+            for (int u = 0; u < U; ++u) {
+              const int b = p - u * SW;
+              if (b >= 0 && b < K) {
+                const auto* wt = wp + (a * K + b) * CM + oc0;
+                acc[u][0] = V::fma(V::load(wt), x0, acc[u][0]);
+                acc[u][1] = V::fma(V::load(wt + Wd), x1, acc[u][1]);
+              }
+            }
+          }
+        }
+      });
+      if (pull_ahead)
+        for (int u = 0; u < U && ow + u < s.Wo; ++u) prefetch_lines<3>(yrow + (ow + u) * CM + oc0, 1, kOutputAheadBytes);
+      for (int u = 0; u < U && ow + u < s.Wo; ++u)
+        for (int c = 0; c < 2; ++c) {
+          auto* out = yrow + (ow + u) * CM + oc0 + c * Wd;
+          if constexpr (V::streaming_stores)
+            if (stream) {
+              V::store_streaming(out, V::add(acc[u][c], vbias[c]));
+              continue;
+            }
+          V::store(out, V::add(acc[u][c], vbias[c]));
+        }
+    }
+  }
+}
+
+// Whether the band kernels run K x K at stride SW a line of channels at a time
+// (forward_nhwc_rows_line) instead of one vector: where a vector is half a line (AVX2),
+// whose one-vector blocks store half lines and cannot stream, and spill 5x5's 25
+// weights from its 16 registers anyway; except 3x3 at stride 1 unstreamed, where those
+// blocks keep their 9 weights in registers and win (C1152 H7: lines took 1.05-1.14x the
+// time). Zen 5, batch 8, AVX2, against one vector: 5x5 at stride 1 C1152 H7 0.85-0.89x
+// (one thread, in cache; 0.84-0.86x NCHW), C480 H14 0.88x, C672 H14 0.82-0.92x, C240 H28
+// 0.87-0.90x; C144 H56 k3 s1 (streamed) 0.87-0.91x, C96 H112 k3 s2 (streamed)
+// 0.80-0.91x, C240 H28 k3 s2 0.90-0.94x, C96 H56 k3 s2 0.87-0.96x; 5x5 at stride 2
+// within 4%.
+template <class V, int K, int SW>
+constexpr bool runs_lines(bool stream) {
+  return K > 0 && (SW == 1 || SW == 2) && 2 * V::width * sizeof(typename V::value_type) == 64 &&
+         (stream || K != 3 || SW != 1);
+}
+
+// The band kernel's template arguments for a layer (pick_nhwc_band): K, 3 or 5 for those
+// square kernels, 0 for any other; SW, the stride (1 or 2) that blocks sharing their
+// loads walk, 0 where they do not (dilated columns, other strides, K == 0).
+struct NhwcBandKind {
+  int K, SW;
+};
+
+inline NhwcBandKind nhwc_band_kind(const DepthwiseShape& s) {
+  const int K = (s.kh == 3 && s.kw == 3) ? 3 : (s.kh == 5 && s.kw == 5) ? 5 : 0;
+  const bool shared = K > 0 && s.dilation_w == 1 && (s.stride_w == 1 || s.stride_w == 2);
+  return {K, shared ? int(s.stride_w) : 0};
+}
+
+// runs_lines for pick_nhwc_band's kernel for s, unstreamed.
+template <class V>
+bool nhwc_band_runs_lines(const DepthwiseShape& s) {
+  const NhwcBandKind k = nhwc_band_kind(s);
+  if (k.SW == 0) return false;
+  return k.K == 3 ? (k.SW == 1 ? runs_lines<V, 3, 1>(false) : runs_lines<V, 3, 2>(false))
+                  : (k.SW == 1 ? runs_lines<V, 5, 1>(false) : runs_lines<V, 5, 2>(false));
+}
+
 // Pixels per block of the wide kernel: 3 x 4 vectors of sums (12 of AVX2's 16 registers)
 // from the zero-bordered copy, whose loads never check bounds. Zen 5, batch 8, against
 // 2 pixels: AVX-512 C672 H14 k5 s2 0.132 ms against 0.140, C1152 H7 k3 0.084 against
@@ -725,6 +818,10 @@ void forward_nhwc_band(const DepthwiseShape& s, const PaddedRows& g, const typen
     for (; oc0 + 4 * V::width <= CM; oc0 += 4 * V::width)
       for (int64_t oh = oh0; oh < oh1; ++oh)
         forward_nhwc_row_wide<V, InPlace>(s, g, rows, oh, oh0, wp, bias, y_img + oh * row_elems, oc0, stream);
+  if constexpr (runs_lines<V, K, SW>(true))
+    if (runs_lines<V, K, SW>(stream))
+      for (; oc0 + 2 * V::width <= CM; oc0 += 2 * V::width)
+        forward_nhwc_rows_line<V, K, SW, InPlace>(s, g, rows, oh0, oh1, wp, bias, y_img, oc0, stream);
   for (; oc0 + V::width <= CM; oc0 += V::width)
     forward_nhwc_rows_channels<V, K, SW, true, InPlace>(s, g, rows, oh0, oh1, wp, bias, y_img, oc0, V::width, stream);
   if (oc0 < CM)
@@ -747,15 +844,15 @@ using NhwcBandFn = void (*)(const DepthwiseShape&, const PaddedRows&, const T*, 
 
 template <class V, bool InPlace>
 NhwcBandFn<typename V::value_type> pick_nhwc_band(const DepthwiseShape& s) {
-  const bool shared = s.dilation_w == 1 && (s.stride_w == 1 || s.stride_w == 2), s1 = s.stride_w == 1;
-  if (s.kh == 3 && s.kw == 3)
-    return !shared ? forward_nhwc_band<V, 3, 0, InPlace>
-           : s1    ? forward_nhwc_band<V, 3, 1, InPlace>
-                   : forward_nhwc_band<V, 3, 2, InPlace>;
-  if (s.kh == 5 && s.kw == 5)
-    return !shared ? forward_nhwc_band<V, 5, 0, InPlace>
-           : s1    ? forward_nhwc_band<V, 5, 1, InPlace>
-                   : forward_nhwc_band<V, 5, 2, InPlace>;
+  const NhwcBandKind k = nhwc_band_kind(s);
+  if (k.K == 3)
+    return k.SW == 0 ? forward_nhwc_band<V, 3, 0, InPlace>
+           : k.SW == 1 ? forward_nhwc_band<V, 3, 1, InPlace>
+                       : forward_nhwc_band<V, 3, 2, InPlace>;
+  if (k.K == 5)
+    return k.SW == 0 ? forward_nhwc_band<V, 5, 0, InPlace>
+           : k.SW == 1 ? forward_nhwc_band<V, 5, 1, InPlace>
+                       : forward_nhwc_band<V, 5, 2, InPlace>;
   return forward_nhwc_band<V, 0, 0, InPlace>;
 }
 
@@ -781,7 +878,8 @@ constexpr int64_t kInterleavedBandBudget = 65536;
 
 // NHWC: streaming stores (kStreamOutputBytes) straight from the kernels' registers, never
 // with an activation, which the band kernels apply by reading the output back. AVX2's
-// one-vector blocks write half lines, and keep plain stores.
+// one-vector blocks (any kernel size, dilation, strides past 2) write half lines, and
+// keep plain stores.
 template <class V>
 bool nhwc_streams_output(const DepthwiseShape& s, Activation act, const typename V::value_type* y) {
   const int64_t pixel_bytes = s.C * s.M * int64_t(sizeof(typename V::value_type));
@@ -842,9 +940,10 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
 // Groups of planes up to this size are prefetched as one span (forward_nchw_interleaved).
 constexpr int64_t kOneSpanPrefetchBytes = 8192;
 
-// Narrow NCHW planes (kInterleavedColumns): V::width channels at a time are interleaved, a
-// band of rows at a time, into NHWC scratch, run through the NHWC kernel with every
-// lane busy, and written back to their planes. Narrow rows would leave lanes idle in
+// Narrow NCHW planes (kInterleavedColumns): V::width channels at a time (two vectors of
+// them where the NHWC kernel runs lines, nhwc_band_runs_lines) are interleaved, a band
+// of rows at a time, into NHWC scratch, run through the NHWC kernel with every lane
+// busy, and written back to their planes. Narrow rows would leave lanes idle in
 // the row kernels (7 of 16), and the transposes cost less than the phase-split copy a
 // strided row kernel needs. Same per-output sums.
 template <class V>
@@ -853,48 +952,49 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
                               Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
   constexpr int Wd = V::width;
+  const int GV = nhwc_band_runs_lines<V>(s) ? 2 : 1, Gd = GV * Wd;
   DepthwiseShape group = s;  // one channel group of one image, as an NHWC layer
   group.N = 1;
-  group.C = Wd;
+  group.C = Gd;
   group.layout = Layout::NHWC;
   const NhwcBandFn<T> band_fn = pick_nhwc_band<V, false>(group);
   const PaddedRows g = nhwc_padded_rows<T>(group);
   const int64_t kk = s.kh * s.kw, plane = s.H * s.W, out_plane = s.Ho * s.Wo;
   const int64_t used = max64(0, min64(s.W, g.pixels - s.pad_left));  // input columns read
-  const int64_t groups = ceil_div(s.C, Wd);
+  const int64_t groups = ceil_div(s.C, Gd);
   const int64_t rows_per_band = band_rows(group, g.row_len, kInterleavedBandBudget, s.N * groups, num_threads());
   const int64_t bands = ceil_div(s.Ho, rows_per_band), tasks = s.N * groups * bands;
-  const int64_t in_len = padded_rows(s, rows_per_band) * g.row_len, out_len = rows_per_band * s.Wo * Wd;
+  const int64_t in_len = padded_rows(s, rows_per_band) * g.row_len, out_len = rows_per_band * s.Wo * Gd;
   const int threads = threads_for(tasks);
   ThreadScratch<T> scratch(in_len + out_len, threads);
-  // Each group's (kh*kw, Wd) weights, then its Wd biases, packed once for all its tasks;
+  // Each group's (kh*kw, Gd) weights, then its Gd biases, packed once for all its tasks;
   // lanes past the last channel compute zeros, never garbage.
-  ThreadScratch<T> packed(groups * (kk + 1) * Wd, 1);
+  ThreadScratch<T> packed(groups * (kk + 1) * Gd, 1);
   parallel_for(groups, threads_for(groups), [&](int64_t gi, int) {
-    const int64_t c0 = gi * Wd;
-    const int lanes = int(min64(Wd, s.C - c0));
-    T* wp = packed.get(0) + gi * (kk + 1) * Wd;
-    T* bp = wp + kk * Wd;
-    zero_span<V>(wp, (kk + 1) * Wd);
-    transpose_into<V>(w + c0 * kk, lanes, kk, wp, Wd);
+    const int64_t c0 = gi * Gd;
+    const int lanes = int(min64(Gd, s.C - c0));
+    T* wp = packed.get(0) + gi * (kk + 1) * Gd;
+    T* bp = wp + kk * Gd;
+    zero_span<V>(wp, (kk + 1) * Gd);
+    transpose_into<V>(w + c0 * kk, lanes, kk, wp, Gd);
     // Not a loop the compiler may turn into a masked load: one from a null bias, fully
     // masked, still costs a microcode assist on AMD cores (13% of C1152 H7's time).
     if (bias) copy_span<V>(bp, bias + c0, lanes);
   });
   std::vector<PerThread<int64_t>> band_in_scratch(threads, {-1});  // first output row of each thread's last band
   // Task t's first plane (image * C + channel), in the input and in the output.
-  auto first_plane = [&](int64_t t) { return t / (groups * bands) * s.C + t / bands % groups * Wd; };
+  auto first_plane = [&](int64_t t) { return t / (groups * bands) * s.C + t / bands % groups * Gd; };
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
-    const int64_t c0 = task / bands % groups * Wd;
+    const int64_t c0 = task / bands % groups * Gd;
     const int64_t oh0 = task % bands * rows_per_band, oh1 = min64(s.Ho, oh0 + rows_per_band);
     const bool pads_zero = band_in_scratch[thread].value == oh0;  // the same band's padding, zeroed before
     band_in_scratch[thread].value = oh0;
-    const int lanes = int(min64(Wd, s.C - c0));
+    const int lanes = int(min64(Gd, s.C - c0));
     T* in = scratch.get(thread);
     T* out = in + in_len;
-    const T* wp = packed.get(0) + c0 / Wd * (kk + 1) * Wd;
-    const T* bp = wp + kk * Wd;
-    // A group reads and writes Wd planes at once, more streams than the hardware
+    const T* wp = packed.get(0) + c0 / Gd * (kk + 1) * Gd;
+    const T* bp = wp + kk * Gd;
+    // A group reads and writes Gd planes at once, more streams than the hardware
     // prefetchers follow: while this task transposes a row of its planes, the same row
     // of the next task's planes (this thread's next, as parallel_for splits statically)
     // is pulled into L2. C672 H14 k5 s2 at batch 8: 0.60 ms without, 0.26 with (Zen 5).
@@ -904,9 +1004,9 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
     // cache (AVX2). From memory that was 6-10% faster for 7x7 at either level and 14x14
     // at AVX2, 5-25% slower for 14x14 at AVX-512 (12.5 KB).
     const bool has_next = task + 1 < tasks;
-    const bool one_span = bands == 1 && Wd * plane * int64_t(sizeof(T)) <= kOneSpanPrefetchBytes;
-    const int64_t next_c0 = (task + 1) / bands % groups * Wd, next_oh0 = (task + 1) % bands * rows_per_band;
-    const int next_lanes = has_next ? int(min64(Wd, s.C - next_c0)) : 0;
+    const bool one_span = bands == 1 && Gd * plane * int64_t(sizeof(T)) <= kOneSpanPrefetchBytes;
+    const int64_t next_c0 = (task + 1) / bands % groups * Gd, next_oh0 = (task + 1) % bands * rows_per_band;
+    const int next_lanes = has_next ? int(min64(Gd, s.C - next_c0)) : 0;
     const T* next_planes = has_next ? x + first_plane(task + 1) * plane : x;
     // Input: each padded row of the band gets its zero border (unless it has it), and its
     // pixels Wd at a time: the same Wd columns of the group's planes, transposed into Wd
@@ -932,10 +1032,13 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       }
       for (int64_t iw0 = 0; iw0 < used; iw0 += Wd) {
         const int count = int(min64(Wd, used - iw0));
-        typename V::reg v[Wd];
-        for (int l = 0; l < Wd; ++l) v[l] = l < lanes ? V::load_n(planes + l * plane + ih * s.W + iw0, count) : V::zero();
-        V::transpose(v);
-        for (int j = 0; j < count; ++j) V::store(dst + (s.pad_left + iw0 + j) * g.pixel_stride, v[j]);
+        for (int v0 = 0; v0 < Gd; v0 += Wd) {
+          typename V::reg v[Wd];
+          for (int l = 0; l < Wd; ++l)
+            v[l] = v0 + l < lanes ? V::load_n(planes + (v0 + l) * plane + ih * s.W + iw0, count) : V::zero();
+          V::transpose(v);
+          for (int j = 0; j < count; ++j) V::store(dst + (s.pad_left + iw0 + j) * g.pixel_stride + v0, v[j]);
+        }
       }
     }
     band_fn(group, g, in, 0, oh1 - oh0, wp, bp, act, out, false);
@@ -953,10 +1056,12 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       else if (p0 < next_span)
         for (int l = 0; l < next_lanes; ++l)
           prefetch_lines<2>(next_yplanes + l * out_plane + p0, min64(Wd, next_span - p0) * int64_t(sizeof(T)));
-      typename V::reg r[Wd];
-      for (int j = 0; j < Wd; ++j) r[j] = j < count ? V::load(out + (p0 + j) * Wd) : V::zero();
-      V::transpose(r);
-      for (int l = 0; l < lanes; ++l) V::store_n(yplanes + l * out_plane + p0, r[l], count);
+      for (int v0 = 0; v0 < lanes; v0 += Wd) {
+        typename V::reg r[Wd];
+        for (int j = 0; j < Wd; ++j) r[j] = j < count ? V::load(out + (p0 + j) * Gd + v0) : V::zero();
+        V::transpose(r);
+        for (int l = 0; l < Wd && v0 + l < lanes; ++l) V::store_n(yplanes + (v0 + l) * out_plane + p0, r[l], count);
+      }
     }
   });
 }
