@@ -721,11 +721,10 @@ void forward_nhwc_rows_line(const DepthwiseShape& s, const PaddedRows& g, const 
 // whose one-vector blocks store half lines and cannot stream, and spill 5x5's 25
 // weights from its 16 registers anyway; except 3x3 at stride 1 unstreamed, where those
 // blocks keep their 9 weights in registers and win (C1152 H7: lines took 1.05-1.14x the
-// time). Zen 5, batch 8, AVX2, against one vector: 5x5 at stride 1 C1152 H7 0.85-0.89x
-// (one thread, in cache; 0.84-0.86x NCHW), C480 H14 0.88x, C672 H14 0.82-0.92x, C240 H28
-// 0.87-0.90x; C144 H56 k3 s1 (streamed) 0.87-0.91x, C96 H112 k3 s2 (streamed)
-// 0.80-0.91x, C240 H28 k3 s2 0.90-0.94x, C96 H56 k3 s2 0.87-0.96x; 5x5 at stride 2
-// within 4%.
+// time). Zen 5, batch 8, AVX2, against one vector: 5x5 at stride 1 C1152 H7 0.85-0.92x,
+// C480 H14 0.88-0.92x, C672 H14 0.82-0.92x, C240 H28 0.87-0.90x; C144 H56 k3 s1
+// (streamed) 0.87-0.91x, C96 H112 k3 s2 (streamed) 0.80-0.91x, C96 H56 k3 s2 0.87-0.96x,
+// C240 H28 k3 s2 0.90-0.99x, C144 H56 k5 s2 0.87-0.90x on one thread, within 4% on two.
 template <class V, int K, int SW>
 constexpr bool runs_lines(bool stream) {
   return K > 0 && (SW == 1 || SW == 2) && 2 * V::width * sizeof(typename V::value_type) == 64 &&
@@ -940,19 +939,18 @@ void forward_nhwc(const DepthwiseShape& s, const typename V::value_type* x,
 // Groups of planes up to this size are prefetched as one span (forward_nchw_interleaved).
 constexpr int64_t kOneSpanPrefetchBytes = 8192;
 
-// Narrow NCHW planes (kInterleavedColumns): V::width channels at a time (two vectors of
-// them where the NHWC kernel runs lines, nhwc_band_runs_lines) are interleaved, a band
-// of rows at a time, into NHWC scratch, run through the NHWC kernel with every lane
-// busy, and written back to their planes. Narrow rows would leave lanes idle in
-// the row kernels (7 of 16), and the transposes cost less than the phase-split copy a
-// strided row kernel needs. Same per-output sums.
-template <class V>
-void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_type* x,
-                              const typename V::value_type* w, const typename V::value_type* bias,
-                              Activation act, typename V::value_type* y) {
+// Narrow NCHW planes (kInterleavedColumns): GV vectors of channels at a time
+// (forward_nchw_interleaved picks GV) are interleaved, a band of rows at a time, into
+// NHWC scratch, run through the NHWC kernel with every lane busy, and written back to
+// their planes. Narrow rows would leave lanes idle in the row kernels (7 of 16), and
+// the transposes cost less than the phase-split copy a strided row kernel needs. Same
+// per-output sums.
+template <class V, int GV>
+void forward_nchw_interleaved_by(const DepthwiseShape& s, const typename V::value_type* x,
+                                 const typename V::value_type* w, const typename V::value_type* bias,
+                                 Activation act, typename V::value_type* y) {
   using T = typename V::value_type;
-  constexpr int Wd = V::width;
-  const int GV = nhwc_band_runs_lines<V>(s) ? 2 : 1, Gd = GV * Wd;
+  constexpr int Wd = V::width, Gd = GV * Wd;
   DepthwiseShape group = s;  // one channel group of one image, as an NHWC layer
   group.N = 1;
   group.C = Gd;
@@ -1064,6 +1062,18 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
       }
     }
   });
+}
+
+// Groups of two vectors of planes where the NHWC kernel runs lines at stride 1 (5x5 at
+// AVX2): one thread, batch 8, against one vector, C1152 H7 took 0.78-0.92x the time,
+// C240 H28 0.97x, C480 and C672 H14 within 3%. At stride 2 they lost (C672 H14 k5 s2
+// 1.25x, C240 H28 k3 s2 1.18x), though NHWC layers gain from lines there.
+template <class V>
+void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_type* x,
+                              const typename V::value_type* w, const typename V::value_type* bias,
+                              Activation act, typename V::value_type* y) {
+  if (s.stride_w == 1 && nhwc_band_runs_lines<V>(s)) return forward_nchw_interleaved_by<V, 2>(s, x, w, bias, act, y);
+  forward_nchw_interleaved_by<V, 1>(s, x, w, bias, act, y);
 }
 
 // Taps (kh range, and kw range for one output column) that fall inside the input.
