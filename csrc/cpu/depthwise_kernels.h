@@ -610,13 +610,11 @@ void forward_nhwc_rows_channels(const DepthwiseShape& s, const PaddedRows& g,
       });
       if (pull_ahead)
         for (int u = 0; u < U && ow + u < s.Wo; ++u) prefetch_lines<3>(yrow + (ow + u) * CM + oc0, 1, kOutputAheadBytes);
-      if constexpr (vector_is_line && V::streaming_stores)
-        if (stream) {
-          for (int u = 0; u < U && ow + u < s.Wo; ++u) V::store_streaming(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias));
-          continue;
-        }
-      for (int u = 0; u < U && ow + u < s.Wo; ++u)
-        store_lanes<V, Full>(yrow + (ow + u) * CM + oc0, V::add(acc[u], vbias), lanes);
+      for (int u = 0; u < U && ow + u < s.Wo; ++u) {
+        auto* out = yrow + (ow + u) * CM + oc0;
+        if constexpr (Full) store_vector<V>(out, V::add(acc[u], vbias), stream);
+        else V::store_n(out, V::add(acc[u], vbias), lanes);
+      }
     }
   }
 }
@@ -650,14 +648,8 @@ void nhwc_wide_blocks(const DepthwiseShape& s, const PaddedRows& g, const typena
     });
     if (pull_ahead)
       for (int p = 0; p < UP; ++p) prefetch_lines<3>(yrow + (ow + p) * CM + oc0, block_bytes, block_bytes);
-    if constexpr (V::streaming_stores)
-      if (stream) {
-        for (int p = 0; p < UP; ++p)
-          for (int c = 0; c < UC; ++c) V::store_streaming(yrow + (ow + p) * CM + oc0 + c * Wd, V::add(acc[p][c], vbias[c]));
-        continue;
-      }
     for (int p = 0; p < UP; ++p)
-      for (int c = 0; c < UC; ++c) V::store(yrow + (ow + p) * CM + oc0 + c * Wd, V::add(acc[p][c], vbias[c]));
+      for (int c = 0; c < UC; ++c) store_vector<V>(yrow + (ow + p) * CM + oc0 + c * Wd, V::add(acc[p][c], vbias[c]), stream);
   }
 }
 
@@ -703,15 +695,7 @@ void forward_nhwc_rows_line(const DepthwiseShape& s, const PaddedRows& g, const 
       if (pull_ahead)
         for (int u = 0; u < U && ow + u < s.Wo; ++u) prefetch_lines<3>(yrow + (ow + u) * CM + oc0, 1, kOutputAheadBytes);
       for (int u = 0; u < U && ow + u < s.Wo; ++u)
-        for (int c = 0; c < 2; ++c) {
-          auto* out = yrow + (ow + u) * CM + oc0 + c * Wd;
-          if constexpr (V::streaming_stores)
-            if (stream) {
-              V::store_streaming(out, V::add(acc[u][c], vbias[c]));
-              continue;
-            }
-          V::store(out, V::add(acc[u][c], vbias[c]));
-        }
+        for (int c = 0; c < 2; ++c) store_vector<V>(yrow + (ow + u) * CM + oc0 + c * Wd, V::add(acc[u][c], vbias[c]), stream);
     }
   }
 }

@@ -72,6 +72,17 @@ typename V::reg load_lanes(const typename V::value_type* p, int lanes) {
   else return V::load_n(p, lanes);
 }
 
+// Stores a whole vector, past the caches where `stream` and V has streaming stores.
+template <class V>
+void store_vector(typename V::value_type* p, typename V::reg v, bool stream) {
+  if constexpr (V::streaming_stores)
+    if (stream) {
+      V::store_streaming(p, v);
+      return;
+    }
+  V::store(p, v);
+}
+
 template <class V, bool Full>
 void store_lanes(typename V::value_type* p, typename V::reg v, int lanes) {
   if constexpr (Full) V::store(p, v);
