@@ -10,7 +10,10 @@ True
 
 from ._runtime import get_num_threads, info, set_num_threads
 from .ops.activation import bias_activation, bias_activation_backward
+from .ops.corner_pool import (center_pool, center_pool_backward, corner_pool, corner_pool_backward, corner_pool_pair,
+                              corner_pool_pair_backward)
 from .ops.depthwise import depthwise_conv2d, depthwise_conv2d_backward
+from .ops.heatmap_decode import heatmap_decode
 from .ops.squeeze_excite import squeeze_excite, squeeze_excite_backward
 
 __version__ = info()["version"]
@@ -18,9 +21,16 @@ __version__ = info()["version"]
 __all__ = [
     "bias_activation",
     "bias_activation_backward",
+    "center_pool",
+    "center_pool_backward",
+    "corner_pool",
+    "corner_pool_backward",
+    "corner_pool_pair",
+    "corner_pool_pair_backward",
     "depthwise_conv2d",
     "depthwise_conv2d_backward",
     "get_num_threads",
+    "heatmap_decode",
     "info",
     "set_num_threads",
     "squeeze_excite",

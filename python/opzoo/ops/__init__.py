@@ -1,14 +1,24 @@
 """The functional API, one module per op family."""
 
 from .activation import bias_activation, bias_activation_backward
+from .corner_pool import (center_pool, center_pool_backward, corner_pool, corner_pool_backward, corner_pool_pair,
+                          corner_pool_pair_backward)
 from .depthwise import depthwise_conv2d, depthwise_conv2d_backward
+from .heatmap_decode import heatmap_decode
 from .squeeze_excite import squeeze_excite, squeeze_excite_backward
 
 __all__ = [
     "bias_activation",
     "bias_activation_backward",
+    "center_pool",
+    "center_pool_backward",
+    "corner_pool",
+    "corner_pool_backward",
+    "corner_pool_pair",
+    "corner_pool_pair_backward",
     "depthwise_conv2d",
     "depthwise_conv2d_backward",
+    "heatmap_decode",
     "squeeze_excite",
     "squeeze_excite_backward",
 ]
