@@ -59,11 +59,25 @@ def test_a_wrong_result_is_never_timed():
         run_case(bad, quick=True, progress=False)
 
 
+def test_a_floor_is_timed_but_its_result_not_checked():
+    from opzoo._bench import run_case
+    from opzoo._cases import BenchCase, Row
+
+    calls = []
+    floor = lambda: calls.append("floor") or 2.0  # noqa: E731  (a result the check would refuse)
+    case = BenchCase("Z", "toy", lambda quick: [Row("r", {"ours": lambda: 1.0, "floor": floor},
+                                                    check=lambda y: abs(y - 1.0), floors=("floor",))],
+                     ["ours", "floor"], [("ours", "floor")])
+    result = run_case(case, quick=True, progress=False)
+    assert result["rows"][0]["max_error"] == {"ours": 0.0, "floor": None}
+    assert "floor" in result["rows"][0]["ms"] and len(calls) > 1
+
+
 def test_every_registered_case_and_demo_has_a_name_and_rows():
     from opzoo._cases import bench_cases, demos
 
     cases = bench_cases()
-    assert {c.key for c in cases} >= {"A", "A_gpu"}
+    assert {c.key for c in cases} >= {"A", "A_gpu", "C", "D"}
     assert all(c.columns and c.title for c in cases)
     assert [d.name for d in demos()]
 

@@ -10,7 +10,8 @@
 
 namespace opzoo {
 
-// heat (N, C, H, W), wh and reg (N, 2, H, W), each dense in `layout`; boxes (N, K, 6).
+// heat (N, C, H, W), wh and reg (N, 2, H, W), each dense in `layout`; boxes (N, K, 6);
+// 0 <= K <= C * H * W (the bindings check it: the kernel relies on it).
 struct HeatmapDecodeShape {
   int64_t N, C, H, W, K;
   Layout layout;

@@ -28,6 +28,9 @@ class Row:
     rtol: float = 1e-5
     #: Rows of one group are summed together, as "SUM <group>"; None: one sum for all.
     group: str | None = None
+    #: Implementations that time a floor (the same bytes moved by a trivial operation),
+    #: not the op: their results are not checked.
+    floors: tuple[str, ...] = ()
 
 
 @dataclass

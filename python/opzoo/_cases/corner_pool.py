@@ -1,0 +1,125 @@
+"""Corner/center pooling's benchmark case and demo: PERF.md case C (4x128x128x128,
+float32), the top-left pair and center pooling, against torch.cummax on flipped tensors
+(mmcv's CornerPool) and torch.amax, a numba loop (the best peer measured; when numba is
+installed), the NumPy reference, and the memory floor of the same run: ``a + b`` in
+NumPy moves the same bytes (two maps read, one written) with next to no arithmetic."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from .. import reference
+from ..ops.corner_pool import center_pool, corner_pool_pair
+from . import BenchCase, Row, error_against, register_case, register_demo
+
+CASE_C_SHAPE = (4, 128, 128, 128)
+OPZOO, FLOOR, TORCH, NUMBA, NUMPY = "opzoo", "floor: NumPy a + b", "torch", "numba loops", "NumPy reference"
+
+
+def _numba_kernels():
+    """The loops a user writes in an afternoon (../shared/peers/baseline.py's), one plane per prange task."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from numba import njit, prange
+
+    @njit(parallel=True, cache=False)
+    def top_left(a, b, out):
+        N, C, H, W = a.shape
+        for p in prange(N * C):
+            n, c = p // C, p % C
+            for j in range(W):
+                out[n, c, H - 1, j] = a[n, c, H - 1, j]
+            for i in range(H - 2, -1, -1):
+                for j in range(W):
+                    v, m = a[n, c, i, j], out[n, c, i + 1, j]
+                    out[n, c, i, j] = v if v > m else m
+            for i in range(H):
+                m = b[n, c, i, W - 1]
+                out[n, c, i, W - 1] += m
+                for j in range(W - 2, -1, -1):
+                    if b[n, c, i, j] > m:
+                        m = b[n, c, i, j]
+                    out[n, c, i, j] += m
+
+    @njit(parallel=True, cache=False)
+    def center(a, b, out):
+        N, C, H, W = a.shape
+        for p in prange(N * C):
+            n, c = p // C, p % C
+            col = a[n, c, 0].copy()
+            for i in range(1, H):
+                for j in range(W):
+                    if a[n, c, i, j] > col[j]:
+                        col[j] = a[n, c, i, j]
+            for i in range(H):
+                m = b[n, c, i, 0]
+                for j in range(1, W):
+                    if b[n, c, i, j] > m:
+                        m = b[n, c, i, j]
+                for j in range(W):
+                    out[n, c, i, j] = col[j] + m
+
+    def run(kernel, a, b):
+        out = np.empty_like(a)
+        kernel(a, b, out)
+        return out
+
+    return lambda a, b: run(top_left, a, b), lambda a, b: run(center, a, b)
+
+
+def case_c_rows(quick: bool = False, seed: int = 0) -> list[Row]:
+    shape = (1, 32, 64, 64) if quick else CASE_C_SHAPE
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
+    a_nhwc, b_nhwc = (np.ascontiguousarray(x.transpose(0, 2, 3, 1)) for x in (a, b))
+    floor = {FLOOR: lambda: np.add(a, b)}
+    first = slice(0, 1)  # the reference on the first image only: it is slow
+    pair_ref = reference.corner_pool_pair(a[first], b[first])
+    center_ref = reference.center_pool(a[first], b[first])
+    pair = {OPZOO: lambda: corner_pool_pair(a, b), **floor}
+    pair_nhwc = {OPZOO: lambda: corner_pool_pair(a_nhwc, b_nhwc, layout="NHWC").transpose(0, 3, 1, 2), **floor}
+    center = {OPZOO: lambda: center_pool(a, b), **floor}
+    center_nhwc = {OPZOO: lambda: center_pool(a_nhwc, b_nhwc, layout="NHWC").transpose(0, 3, 1, 2), **floor}
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        ta_cl, tb_cl = (t.contiguous(memory_format=torch.channels_last) for t in (ta, tb))
+
+        def mmcv_top_left(ta, tb):
+            return torch.cummax(ta.flip(2), 2)[0].flip(2) + torch.cummax(tb.flip(3), 3)[0].flip(3)
+
+        pair[TORCH] = lambda: mmcv_top_left(ta, tb)
+        pair_nhwc[TORCH] = lambda: mmcv_top_left(ta_cl, tb_cl)
+        center[TORCH] = lambda: torch.amax(ta, 2, keepdim=True) + torch.amax(tb, 3, keepdim=True)
+        center_nhwc[TORCH] = lambda: torch.amax(ta_cl, 2, keepdim=True) + torch.amax(tb_cl, 3, keepdim=True)
+    numba = None if quick else _numba_kernels()
+    if numba is not None:
+        pair[NUMBA] = lambda: numba[0](a, b)
+        center[NUMBA] = lambda: numba[1](a, b)
+    if not quick:
+        pair[NUMPY] = lambda: reference.corner_pool_pair(a, b)
+        center[NUMPY] = lambda: reference.center_pool(a, b)
+    return [Row(label, impls, error_against(ref), floors=(FLOOR,))
+            for label, impls, ref in (("top_left pair NCHW", pair, pair_ref), ("top_left pair NHWC", pair_nhwc, pair_ref),
+                                      ("center NCHW", center, center_ref), ("center NHWC", center_nhwc, center_ref))]
+
+
+register_case(BenchCase(
+    "C", "corner pooling (top-left pair) and center pooling, {shape}, float32", case_c_rows,
+    [OPZOO, FLOOR, TORCH, NUMBA, NUMPY], [(OPZOO, FLOOR), (OPZOO, NUMBA), (OPZOO, TORCH)],
+    params=lambda quick: {"shape": "x".join(map(str, (1, 32, 64, 64) if quick else CASE_C_SHAPE))},
+    slow=(NUMPY,)))
+
+
+def _demo() -> tuple[str, bool]:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 2, 8, 24, 24), dtype=np.float32)
+    y = corner_pool_pair(a, b, "top_left")
+    err = float(np.abs(y - reference.corner_pool_pair(a, b, "top_left")).max())
+    return f"a, b{a.shape} top_left -> y{y.shape}  max |error| vs reference {err:.2e}", err < 1e-5
+
+
+register_demo("corner_pool", _demo)
