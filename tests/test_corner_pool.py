@@ -67,6 +67,20 @@ def test_constant_planes_follow_the_tie_rule(simd_level, rng, layout):
     _check_all(a, a, g, layout)
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_large_outputs_streamed_or_not(simd_level, rng, layout):
+    """Outputs of 8 MB and more on 64-byte lines are written past the caches; in an `out`
+    off the lines, by plain stores: the same values either way."""
+    a, b, _ = make_maps(rng, 1, 32, 256, 256, layout)
+    want = {"pair": reference.corner_pool_pair(a, b, "top_left", layout),
+            "top": reference.corner_pool(a, "top", layout), "center": reference.center_pool(a, b, layout)}
+    off_lines = np.empty(a.size + 1, np.float32)[1:].reshape(a.shape)
+    for out in (None, off_lines):
+        assert_close(opzoo.corner_pool_pair(a, b, "top_left", layout=layout, out=out), want["pair"], 1e-6, "pair")
+        np.testing.assert_array_equal(opzoo.corner_pool(a, "top", layout=layout, out=out), want["top"])
+        assert_close(opzoo.center_pool(a, b, layout=layout, out=out), want["center"], 1e-6, "center")
+
+
 def test_strided_and_transposed_inputs(rng):
     a, b, g = make_maps(rng, 2, 6, 20, 24, "NCHW")
     views = (a[:, ::2, 1::2, ::3], b[:, 1::2, ::2, 1::3], g[:, ::2, ::2, ::3])

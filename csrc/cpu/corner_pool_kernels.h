@@ -17,6 +17,7 @@
 
 #include <limits>
 
+#include "bands.h"
 #include "kernel_common.h"
 #include "opzoo/corner_pool.h"
 #include "simd/scalar.h"
@@ -100,18 +101,27 @@ void hscan_rows(const typename V::value_type* src, typename V::value_type* dst, 
 template <class V>
 void vscan_group(const typename V::value_type* a, const typename V::value_type* h, int64_t first,
                  typename V::value_type* cm, typename V::value_type* out, int64_t W, const int64_t* rows,
-                 int64_t count) {
+                 int64_t count, bool stream) {
   using R = typename V::reg;
-  constexpr int Wd = V::width;
-  for (int64_t j = 0; j < W; j += Wd) {
-    const int64_t lanes = min64(Wd, W - j);
-    R m = load_inputs<V>(cm + j, lanes);
+  constexpr int Wd = V::width, NV = line_vectors<V>();
+  // A line of columns at a time, so that a streamed row is written in whole lines.
+  for (int64_t j = 0; j < W; j += NV * Wd) {
+    R m[NV];
+    for (int v = 0; v < NV; ++v)
+      if (j + v * Wd < W) m[v] = load_inputs<V>(cm + j + v * Wd, W - j - v * Wd);
     for (int64_t k = 0; k < count; ++k) {
-      const int64_t off = rows[k] * W + j;
-      m = max_nan<V>(m, load_inputs<V>(a + off, lanes));
-      store_outputs<V>(out + off, h ? V::add(m, load_inputs<V>(h + (rows[k] - first) * W + j, lanes)) : m, lanes);
+      for (int v = 0; v < NV; ++v) {
+        const int64_t jv = j + v * Wd, lanes = W - jv;
+        if (lanes <= 0) break;
+        const int64_t off = rows[k] * W + jv;
+        m[v] = max_nan<V>(m[v], load_inputs<V>(a + off, lanes));
+        const R o = h ? V::add(m[v], load_inputs<V>(h + (rows[k] - first) * W + jv, lanes)) : m[v];
+        if (lanes >= Wd) store_vector<V>(out + off, o, stream);
+        else store_outputs<V>(out + off, o, lanes);
+      }
     }
-    store_outputs<V>(cm + j, m, lanes);
+    for (int v = 0; v < NV; ++v)
+      if (j + v * Wd < W) store_outputs<V>(cm + j + v * Wd, m[v], W - j - v * Wd);
   }
 }
 
@@ -126,6 +136,8 @@ void corner_nchw(const CornerPoolShape& s, const typename V::value_type* a, Pool
   // Per thread: the running column maxima (W) and, for a pair, the horizontal pool of
   // one group of rows (Wd x W).
   ThreadScratch<T> scratch(W + (a && b ? Wd * W : 0), threads);
+  const bool stream = V::streaming_stores && reinterpret_cast<uintptr_t>(out) % 64 == 0 &&
+                      W * int64_t(sizeof(T)) % 64 == 0 && planes * P * int64_t(sizeof(T)) >= kStreamOutputBytes;
   parallel_for(planes, threads, [&](int64_t plane, int thread) {
     const T* ap = a ? a + plane * P : nullptr;
     const T* bp = b ? b + plane * P : nullptr;
@@ -137,110 +149,166 @@ void corner_nchw(const CornerPoolShape& s, const typename V::value_type* a, Pool
       return;
     }
     for (int64_t j = 0; j < W; ++j) cm[j] = lowest<T>();
-    for (int64_t g = 0; g < H; g += Wd) {  // groups of rows in the vertical scan's order
-      const int64_t count = min64(Wd, H - g), first = upward ? H - g - count : g;
+    // Groups of rows in the vertical scan's order: group g starts at plane row first(g).
+    const auto first = [&](int64_t g) { return upward ? max64(H - g - Wd, 0) : g; };
+    for (int64_t g = 0; g < H; g += Wd) {
+      const int64_t count = min64(Wd, H - g), row0 = first(g);
+      // The next group's rows, or the next plane's first, are on their way meanwhile.
+      const int64_t next = g + Wd < H ? first(g + Wd) * W : P + first(0) * W;
+      const int64_t next_bytes = min64(Wd, g + Wd < H ? H - g - Wd : H) * W * int64_t(sizeof(T));
+      prefetch_lines<2>(ap, next_bytes, next * int64_t(sizeof(T)));
+      if (bp) prefetch_lines<2>(bp, next_bytes, next * int64_t(sizeof(T)));
       int64_t rows[Wd];
-      for (int64_t k = 0; k < count; ++k) rows[k] = upward ? first + count - 1 - k : first + k;
-      if (bp) hscan_rows<V>(bp + first * W, hbuf, W, W, count, from_right);
-      vscan_group<V>(ap, bp ? hbuf : nullptr, first, cm, op, W, rows, count);
+      for (int64_t k = 0; k < count; ++k) rows[k] = upward ? row0 + count - 1 - k : row0 + k;
+      if (bp) hscan_rows<V>(bp + row0 * W, hbuf, W, W, count, from_right);
+      vscan_group<V>(ap, bp ? hbuf : nullptr, row0, cm, op, W, rows, count, stream);
     }
+    if (stream) V::streaming_fence();
   });
 }
 
-// out[i, j] = max_k a[k, j] + max_k b[i, k], per plane: the column maxima of a in one
-// pass, each row maximum of b, then the sums.
+// dst[k] = the maximum of row k of src (row stride W), k < rows <= V::width. A full group
+// reduces its rows side by side, one vector each, and finishes them across lanes with
+// one transpose; the columns past the last whole vector, and a short group, go one by one.
 template <class V>
-void center_nchw(const CornerPoolShape& s, const typename V::value_type* a, const typename V::value_type* b,
-                 typename V::value_type* out) {
+void row_maxima(const typename V::value_type* src, int64_t W, int64_t rows, typename V::value_type* dst) {
   using T = typename V::value_type;
   using S = ScalarVec<T>;
   using R = typename V::reg;
   constexpr int Wd = V::width;
+  const int64_t full = rows == Wd ? W / Wd * Wd : 0;
+  if (full > 0) {
+    R r[Wd];
+    for (int k = 0; k < Wd; ++k) r[k] = V::load(src + k * W);
+    for (int64_t j = Wd; j < full; j += Wd)
+      for (int k = 0; k < Wd; ++k) r[k] = max_nan<V>(r[k], V::load(src + k * W + j));
+    V::transpose(r);
+    R m = r[0];
+    for (int k = 1; k < Wd; ++k) m = max_nan<V>(m, r[k]);
+    V::store(dst, m);
+  }
+  for (int64_t k = 0; k < rows; ++k) {
+    T m = full > 0 ? dst[k] : lowest<T>();
+    for (int64_t j = full; j < W; ++j) m = max_nan<S>(m, src[k * W + j]);
+    dst[k] = m;
+  }
+}
+
+// out[i, j] = max_k a[k, j] + max_k b[i, k], per plane: the column maxima of a and the
+// row maxima of b in one pass over both, then the sums.
+template <class V>
+void center_nchw(const CornerPoolShape& s, const typename V::value_type* a, const typename V::value_type* b,
+                 typename V::value_type* out) {
+  using T = typename V::value_type;
+  using R = typename V::reg;
+  constexpr int Wd = V::width;
   const int64_t H = s.H, W = s.W, planes = s.N * s.C, P = H * W;
   const int threads = threads_for(planes);
-  ThreadScratch<T> scratch(W + H + Wd, threads);
+  ThreadScratch<T> scratch(W + Wd, threads);
+  const bool stream = V::streaming_stores && reinterpret_cast<uintptr_t>(out) % 64 == 0 &&
+                      W * int64_t(sizeof(T)) % 64 == 0 && planes * P * int64_t(sizeof(T)) >= kStreamOutputBytes;
   parallel_for(planes, threads, [&](int64_t plane, int thread) {
     const T* ap = a + plane * P;
     const T* bp = b + plane * P;
     T* op = out + plane * P;
     T* cm = scratch.get(thread);
     T* rm = cm + W;
-    T* lanes_buf = rm + H;
-    for (int64_t j = 0; j < W; j += Wd) {
-      const int64_t lanes = min64(Wd, W - j);
-      R m = V::set1(lowest<T>());
-      for (int64_t i = 0; i < H; ++i) m = max_nan<V>(m, load_inputs<V>(ap + i * W + j, lanes));
-      store_outputs<V>(cm + j, m, lanes);
+    for (int64_t j = 0; j < W; ++j) cm[j] = lowest<T>();
+    const int64_t row_bytes = W * int64_t(sizeof(T));
+    for (int64_t i = 0; i < H; ++i) {  // a row by row, in memory order, b's rows following
+      prefetch_lines<2>(bp + i * W, row_bytes);
+      for (int64_t j = 0; j < W; j += Wd)
+        store_outputs<V>(cm + j, max_nan<V>(load_inputs<V>(cm + j, W - j), load_inputs<V>(ap + i * W + j, W - j)),
+                         W - j);
     }
-    const int64_t full = W / Wd * Wd;
-    for (int64_t i = 0; i < H; ++i) {
-      const T* row = bp + i * W;
-      T m = lowest<T>();
-      if (full > 0) {
-        R v = V::load(row);
-        for (int64_t j = Wd; j < full; j += Wd) v = max_nan<V>(v, V::load(row + j));
-        V::store(lanes_buf, v);
-        for (int k = 0; k < Wd; ++k) m = max_nan<S>(m, lanes_buf[k]);
-      }
-      for (int64_t j = full; j < W; ++j) m = max_nan<S>(m, row[j]);
-      rm[i] = m;
-    }
-    for (int64_t i = 0; i < H; ++i) {
-      const R r = V::set1(rm[i]);
-      for (int64_t j = 0; j < W; j += Wd) {
-        const int64_t lanes = min64(Wd, W - j);
-        store_outputs<V>(op + i * W + j, V::add(load_inputs<V>(cm + j, lanes), r), lanes);
+    // Then a group of rows of b at a time: its row maxima, then those rows of out; the
+    // next plane's rows of a following.
+    for (int64_t i0 = 0; i0 < H; i0 += Wd) {
+      const int64_t rows = min64(Wd, H - i0);
+      prefetch_lines<2>(ap, rows * row_bytes, (P + i0 * W) * int64_t(sizeof(T)));
+      row_maxima<V>(bp + i0 * W, W, rows, rm);
+      for (int64_t i = i0; i < i0 + rows; ++i) {
+        const R r = V::set1(rm[i - i0]);
+        for (int64_t j = 0; j < W; j += Wd) {
+          const R o = V::add(load_inputs<V>(cm + j, W - j), r);
+          if (W - j >= Wd) store_vector<V>(op + i * W + j, o, stream);
+          else store_outputs<V>(op + i * W + j, o, W - j);
+        }
       }
     }
+    if (stream) V::streaming_fence();
   });
 }
 
 // ---- NHWC: pixels of C contiguous channels ---------------------------------------------
 
-// Tasks of the NHWC kernels: (image, block of one line of channels).
-struct ChannelBlocks {
-  int64_t width;  // channels per block
+// Tasks of the NHWC kernels: (image, chunk of channels). A chunk is every channel where
+// there are images enough for the threads, so that a task reads and writes whole rows of
+// pixels, contiguous, as the prefetchers like; else the channels are split in as many
+// chunks as threads need, each whole lines.
+struct ChannelChunks {
+  int64_t width;  // channels per chunk
   int64_t per_image;
 };
 
 template <class V>
-ChannelBlocks channel_blocks(int64_t C) {
-  const int64_t width = int64_t(line_vectors<V>()) * V::width;
+ChannelChunks channel_chunks(int64_t N, int64_t C) {
+  const int64_t line = int64_t(line_vectors<V>()) * V::width;
+  const int64_t parts = min64(ceil_div(num_threads(), max64(N, 1)), ceil_div(C, line));
+  const int64_t width = round_up(ceil_div(C, max64(parts, 1)), line);
   return {width, ceil_div(C, width)};
 }
 
-// The NHWC pair or single pool for one image's block of channels [c0, c0 + nc): pixels
-// row by row in the vertical scan's order, each row in the horizontal scan's order; the
-// running horizontal maxima in registers, the vertical ones in cm (W x block).
+// Whether the NHWC kernels stream their output: whole aligned lines at every pixel, and
+// an output too large to stay in the caches for its reader.
 template <class V>
-void corner_nhwc_block(const CornerPoolShape& s, const typename V::value_type* a, bool upward,
+bool nhwc_streams_output(const CornerPoolShape& s, const void* out) {
+  using T = typename V::value_type;
+  return V::streaming_stores && reinterpret_cast<uintptr_t>(out) % 64 == 0 && s.C * int64_t(sizeof(T)) % 64 == 0 &&
+         s.N * s.H * s.W * s.C * int64_t(sizeof(T)) >= kStreamOutputBytes;
+}
+
+// The NHWC pair or single pool for one image's chunk of channels [c0, c0 + nc): pixels
+// row by row in the vertical scan's order, each row in the horizontal scan's order; the
+// running horizontal maxima in hm (one pixel's chunk), the vertical ones in cm (W pixels').
+template <class V>
+void corner_nhwc_chunk(const CornerPoolShape& s, const typename V::value_type* a, bool upward,
                        const typename V::value_type* b, bool from_right, typename V::value_type* out, int64_t c0,
-                       int64_t nc, typename V::value_type* cm) {
+                       int64_t nc, int64_t width, typename V::value_type* cm, typename V::value_type* hm,
+                       bool stream) {
   using T = typename V::value_type;
   using R = typename V::reg;
-  constexpr int Wd = V::width, NV = line_vectors<V>();
+  constexpr int Wd = V::width;
   const int64_t H = s.H, W = s.W, C = s.C;
   if (a)
-    for (int64_t k = 0; k < W * NV * Wd; ++k) cm[k] = lowest<T>();
+    for (int64_t k = 0; k < W * width; ++k) cm[k] = lowest<T>();
   for (int64_t r = 0; r < H; ++r) {
     const int64_t i = a && upward ? H - 1 - r : r;
-    R hm[NV];
-    for (int v = 0; v < NV; ++v) hm[v] = V::set1(lowest<T>());
+    if (b)
+      for (int64_t k = 0; k < width; ++k) hm[k] = lowest<T>();
     for (int64_t q = 0; q < W; ++q) {
       const int64_t j = from_right ? W - 1 - q : q;
       const int64_t base = (i * W + j) * C + c0;
-      T* cmj = cm + j * NV * Wd;
-      for (int v = 0; v < NV; ++v) {
-        const int64_t lanes = nc - v * Wd;
-        if (lanes <= 0) break;
+      T* cmj = cm + j * width;
+      if (r + 1 < H) {  // the same pixel of the next row, on its way
+        const int64_t ahead = ((a && upward ? -1 : 1) * W * C) * int64_t(sizeof(T));
+        if (a) prefetch_lines<2>(a + base, nc * int64_t(sizeof(T)), ahead);
+        if (b) prefetch_lines<2>(b + base, nc * int64_t(sizeof(T)), ahead);
+      }
+      for (int64_t c = 0; c < nc; c += Wd) {
+        const int64_t lanes = nc - c;
         R o;
-        if (b) o = hm[v] = max_nan<V>(hm[v], load_inputs<V>(b + base + v * Wd, lanes));
+        if (b) {
+          o = max_nan<V>(V::load(hm + c), load_inputs<V>(b + base + c, lanes));
+          V::store(hm + c, o);
+        }
         if (a) {
-          const R m = max_nan<V>(V::load(cmj + v * Wd), load_inputs<V>(a + base + v * Wd, lanes));
-          V::store(cmj + v * Wd, m);
+          const R m = max_nan<V>(V::load(cmj + c), load_inputs<V>(a + base + c, lanes));
+          V::store(cmj + c, m);
           o = b ? V::add(m, o) : m;
         }
-        store_outputs<V>(out + base + v * Wd, o, lanes);
+        if (lanes >= Wd) store_vector<V>(out + base + c, o, stream);
+        else store_outputs<V>(out + base + c, o, lanes);
       }
     }
   }
@@ -250,16 +318,20 @@ template <class V>
 void corner_nhwc(const CornerPoolShape& s, const typename V::value_type* a, PoolDirection vertical,
                  const typename V::value_type* b, PoolDirection horizontal, typename V::value_type* out) {
   using T = typename V::value_type;
-  const ChannelBlocks blocks = channel_blocks<V>(s.C);
-  const int64_t tasks = s.N * blocks.per_image, image = s.H * s.W * s.C;
+  const ChannelChunks chunks = channel_chunks<V>(s.N, s.C);
+  const int64_t tasks = s.N * chunks.per_image, image = s.H * s.W * s.C;
   const int threads = threads_for(tasks);
-  ThreadScratch<T> scratch(a ? s.W * blocks.width : 0, threads);
+  const bool stream = nhwc_streams_output<V>(s, out);
+  // Per thread: the vertical maxima of a row of pixels, the horizontal ones of one pixel.
+  ThreadScratch<T> scratch((s.W + 1) * chunks.width, threads);
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
-    const int64_t n = task / blocks.per_image, c0 = task % blocks.per_image * blocks.width;
+    const int64_t n = task / chunks.per_image, c0 = task % chunks.per_image * chunks.width;
     const int64_t off = n * image;
-    corner_nhwc_block<V>(s, a ? a + off : nullptr, vertical == PoolDirection::top, b ? b + off : nullptr,
-                         horizontal == PoolDirection::left, out + off, c0, min64(blocks.width, s.C - c0),
-                         scratch.get(thread));
+    T* cm = scratch.get(thread);
+    corner_nhwc_chunk<V>(s, a ? a + off : nullptr, vertical == PoolDirection::top, b ? b + off : nullptr,
+                         horizontal == PoolDirection::left, out + off, c0, min64(chunks.width, s.C - c0), chunks.width,
+                         cm, cm + s.W * chunks.width, stream);
+    if (stream) V::streaming_fence();
   });
 }
 
@@ -268,44 +340,43 @@ void center_nhwc(const CornerPoolShape& s, const typename V::value_type* a, cons
                  typename V::value_type* out) {
   using T = typename V::value_type;
   using R = typename V::reg;
-  constexpr int Wd = V::width, NV = line_vectors<V>();
-  const ChannelBlocks blocks = channel_blocks<V>(s.C);
-  const int64_t H = s.H, W = s.W, C = s.C, tasks = s.N * blocks.per_image, image = H * W * C;
+  constexpr int Wd = V::width;
+  const ChannelChunks chunks = channel_chunks<V>(s.N, s.C);
+  const int64_t H = s.H, W = s.W, C = s.C, width = chunks.width, tasks = s.N * chunks.per_image, image = H * W * C;
   const int threads = threads_for(tasks);
-  // Per thread: column maxima (W x block) and row maxima (H x block).
-  ThreadScratch<T> scratch((W + H) * blocks.width, threads);
+  const bool stream = nhwc_streams_output<V>(s, out);
+  // Per thread: column maxima (W x chunk) and row maxima (H x chunk).
+  ThreadScratch<T> scratch((W + H) * width, threads);
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
-    const int64_t n = task / blocks.per_image, c0 = task % blocks.per_image * blocks.width;
-    const int64_t nc = min64(blocks.width, C - c0);
+    const int64_t n = task / chunks.per_image, c0 = task % chunks.per_image * width;
+    const int64_t nc = min64(width, C - c0);
     const T* ap = a + n * image + c0;
     const T* bp = b + n * image + c0;
     T* op = out + n * image + c0;
     T* cm = scratch.get(thread);
-    T* rm = cm + W * blocks.width;
-    for (int64_t k = 0; k < W * blocks.width; ++k) cm[k] = lowest<T>();
+    T* rm = cm + W * width;
+    for (int64_t k = 0; k < (W + H) * width; ++k) cm[k] = lowest<T>();
     for (int64_t i = 0; i < H; ++i) {
-      R hm[NV];
-      for (int v = 0; v < NV; ++v) hm[v] = V::set1(lowest<T>());
+      T* rmi = rm + i * width;
       for (int64_t j = 0; j < W; ++j) {
         const int64_t base = (i * W + j) * C;
-        for (int v = 0; v < NV; ++v) {
-          const int64_t lanes = nc - v * Wd;
-          if (lanes <= 0) break;
-          T* cmj = cm + (j * NV + v) * Wd;
-          V::store(cmj, max_nan<V>(V::load(cmj), load_inputs<V>(ap + base + v * Wd, lanes)));
-          hm[v] = max_nan<V>(hm[v], load_inputs<V>(bp + base + v * Wd, lanes));
+        T* cmj = cm + j * width;
+        for (int64_t c = 0; c < nc; c += Wd) {
+          const int64_t lanes = nc - c;
+          V::store(cmj + c, max_nan<V>(V::load(cmj + c), load_inputs<V>(ap + base + c, lanes)));
+          V::store(rmi + c, max_nan<V>(V::load(rmi + c), load_inputs<V>(bp + base + c, lanes)));
         }
       }
-      for (int v = 0; v < NV; ++v) V::store(rm + (i * NV + v) * Wd, hm[v]);
     }
     for (int64_t i = 0; i < H; ++i)
       for (int64_t j = 0; j < W; ++j)
-        for (int v = 0; v < NV; ++v) {
-          const int64_t lanes = nc - v * Wd;
-          if (lanes <= 0) break;
-          const R o = V::add(V::load(cm + (j * NV + v) * Wd), V::load(rm + (i * NV + v) * Wd));
-          store_outputs<V>(op + (i * W + j) * C + v * Wd, o, lanes);
+        for (int64_t c = 0; c < nc; c += Wd) {
+          const R o = V::add(V::load(cm + j * width + c), V::load(rm + i * width + c));
+          T* dst = op + (i * W + j) * C + c;
+          if (nc - c >= Wd) store_vector<V>(dst, o, stream);
+          else store_outputs<V>(dst, o, nc - c);
         }
+    if (stream) V::streaming_fence();
   });
 }
 

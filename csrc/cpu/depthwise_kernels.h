@@ -263,15 +263,11 @@ void forward_nchw_interleaved(const DepthwiseShape& s, const typename V::value_t
                               const typename V::value_type* w, const typename V::value_type* bias,
                               Activation act, typename V::value_type* y);
 
-// Outputs of this many bytes and more are written with streaming stores (whole 64-byte
-// lines, past the caches): an output this large leaves the caches before its reader
-// comes, and a plain store reads each line from memory before writing it, half as much
-// again as the traffic of a layer whose output is the size of its input. On Zen 5
+// Depthwise outputs of kStreamOutputBytes (spans.h) and more are streamed. On Zen 5
 // (batch 8, interleaved with torch, input from memory), NHWC: C32 H112 k3 took
 // 0.81-0.82x the time at AVX2 (12.8 MB out), 0.93x at AVX-512; at AVX-512 C96 H112 s2
 // took 0.92-0.96x, C144 H56 k3 0.90x. Outputs of 3-4 MB gained 3-7% but are often still
 // in cache when the next layer reads them.
-constexpr int64_t kStreamOutputBytes = int64_t(8) << 20;
 
 // Output rows up to this wide (and 4 vectors) are interleaved. Wider rows fill the
 // vectors of the row kernels well and the transposes only add to them: at 56 columns,

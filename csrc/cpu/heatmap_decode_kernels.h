@@ -3,7 +3,7 @@
 //
 // One pass over the heatmap: each task (a range of one image's planes in NCHW, of its
 // rows in NHWC) computes the kept scores row by row in vectors, the 3x3 maximum from
-// running row maxima, and offers a row to its own K-best heap only where some score
+// running row maxima (NHWC: from the row's vertical maxima), and offers a row to its own K-best heap only where some score
 // could enter it (a vector test against the heap's worst score). The order of the
 // candidates (score, then index) is total, so the tasks' heaps merged hold exactly the
 // image's K best whatever the split: the same boxes for any number of threads.
@@ -144,33 +144,51 @@ void decode_planes(const HeatmapDecodeShape& s, const typename V::value_type* he
   }
 }
 
-// NHWC: rows [y0, y1) of one image's heatmap (H, W, C) into `best`.
+// NHWC: rows [y0, y1) of one image's heatmap (H, W, C) into `best`: per row, the
+// vertical maxima of its pixels' channels into vmax (W x C), then the horizontal maxima
+// of those and the kept scores into scores (W x C), all in vectors along the channels.
 template <class V>
 void decode_rows(const HeatmapDecodeShape& s, const typename V::value_type* heat, int64_t y0, int64_t y1,
-                 typename V::value_type* scores, BestK<typename V::value_type>& best) {
+                 typename V::value_type* scratch, BestK<typename V::value_type>& best) {
   using T = typename V::value_type;
   using R = typename V::reg;
   constexpr int Wd = V::width;
-  const int64_t H = s.H, W = s.W, C = s.C, P = H * W;
+  const int64_t H = s.H, W = s.W, C = s.C, P = H * W, WC = W * C;
+  T* vmax = scratch;
+  T* scores = scratch + WC;
   for (int64_t y = y0; y < y1; ++y) {
-    const R thr = V::set1(best.threshold());
-    R flags = V::zero();
+    const T* row = heat + y * WC;
+    for (int64_t e = 0; e < WC; e += Wd) {
+      const int64_t lanes = min64(Wd, WC - e);
+      R m = load_inputs<V>(row + e, lanes);
+      if (y > 0) m = decode_max<V>(m, load_inputs<V>(row - WC + e, lanes));
+      if (y + 1 < H) m = decode_max<V>(m, load_inputs<V>(row + WC + e, lanes));
+      store_outputs<V>(vmax + e, m, lanes);
+    }
     for (int64_t x = 0; x < W; ++x)
       for (int64_t c = 0; c < C; c += Wd) {
-        const int64_t lanes = min64(Wd, C - c);
-        R m = V::set1(-std::numeric_limits<T>::infinity());
-        for (int64_t yy = max64(0, y - 1); yy <= min64(H - 1, y + 1); ++yy)
-          for (int64_t xx = max64(0, x - 1); xx <= min64(W - 1, x + 1); ++xx)
-            m = decode_max<V>(m, load_inputs<V>(heat + (yy * W + xx) * C + c, lanes));
-        const R score = kept_score<V>(load_inputs<V>(heat + (y * W + x) * C + c, lanes), m);
-        // Channel-major within the row: scores[c * W + x], so a channel's row is contiguous.
-        T lane_scores[Wd];
-        V::store(lane_scores, score);
-        for (int64_t k = 0; k < lanes; ++k) scores[(c + k) * W + x] = lane_scores[k];
-        flags = V::add(flags, lanes == Wd ? may_enter<V>(score, thr) : V::set1(T(1)));
+        const int64_t lanes = min64(Wd, C - c), e = x * C + c;
+        R m = load_inputs<V>(vmax + e, lanes);
+        if (x > 0) m = decode_max<V>(m, load_inputs<V>(vmax + e - C, lanes));
+        if (x + 1 < W) m = decode_max<V>(m, load_inputs<V>(vmax + e + C, lanes));
+        store_outputs<V>(scores + e, kept_score<V>(load_inputs<V>(row + e, lanes), m), lanes);
       }
-    if (V::hsum(flags) > T(0))
-      for (int64_t c = 0; c < C; ++c) offer_row(best, scores + c * W, W, c * P + y * W, 1);
+    // A row holds W * C scores: they are offered a block at a time, only the blocks that
+    // hold some score the heap may take.
+    constexpr int64_t block = 16 * Wd;
+    for (int64_t e0 = 0; e0 < WC; e0 += block) {
+      const int64_t n = min64(block, WC - e0);
+      const T t = best.threshold();
+      const R thr = V::set1(t);
+      R flags = V::zero();
+      for (int64_t e = 0; e < n; e += Wd)
+        flags = V::add(flags, n - e >= Wd ? may_enter<V>(V::load(scores + e0 + e), thr) : V::set1(T(1)));
+      if (!(V::hsum(flags) > T(0))) continue;
+      for (int64_t e = e0; e < e0 + n; ++e) {
+        const T sc = scores[e];
+        if (!(sc < best.threshold())) best.offer({sc, e % C * P + y * W + e / C});
+      }
+    }
   }
 }
 
@@ -188,7 +206,7 @@ void decode(const HeatmapDecodeShape& s, const typename V::value_type* heat, con
   std::vector<Candidate<T>> slots(size_t(tasks * capacity));
   std::vector<int64_t> kept(size_t(tasks), 0);
   const int threads = threads_for(tasks);
-  ThreadScratch<T> scratch(nchw ? 5 * W + 2 : W * C, threads);
+  ThreadScratch<T> scratch(nchw ? 5 * W + 2 : 2 * W * C, threads);
   parallel_for(tasks, threads, [&](int64_t task, int thread) {
     const int64_t n = task / parts, u0 = task % parts * per_part, u1 = min64(units, u0 + per_part);
     BestK<T> best(slots.data() + task * capacity, capacity);

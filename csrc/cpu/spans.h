@@ -72,6 +72,12 @@ typename V::reg load_lanes(const typename V::value_type* p, int lanes) {
   else return V::load_n(p, lanes);
 }
 
+// Outputs of this many bytes and more are worth writing with streaming stores (whole
+// 64-byte lines, past the caches): an output this large leaves the caches before its
+// reader comes, and a plain store reads each line from memory before writing it, half as
+// much again as the traffic of a kernel whose output is the size of its input.
+constexpr int64_t kStreamOutputBytes = int64_t(8) << 20;
+
 // Stores a whole vector, past the caches where `stream` and V has streaming stores.
 template <class V>
 void store_vector(typename V::value_type* p, typename V::reg v, bool stream) {
