@@ -10,7 +10,7 @@ import opzoo
 from opzoo import reference
 
 from . import BadInput, KitEntry, changed, param
-from .torch_arrays import torch_or_none
+from .torch_arrays import as_tensor, leaf, torch_op_table, torch_or_none, torch_or_skip
 
 DIRECTIONS = ("top", "bottom", "left", "right")
 CORNERS = {"top_left": ("top", "left"), "bottom_right": ("bottom", "right")}
@@ -167,27 +167,75 @@ def _out_over(name):
 _GRADIENT_TOLERANCE = 1e-5  # sums of grad_out along a line
 
 
-def _entry(name, op, ref, peer, names, extra, params, bad, takes_out=False, rtol=1e-5):
-    return KitEntry(name, op, _calls(names, extra), ref, _peer(peer), "torch", _valid(names, params), bad, rtol=rtol,
-                    dtypes=(np.float32, np.float64), takes_out=takes_out, zero_size_calls=_zero_size(names, params),
-                    special_arrays=tuple(n for n in names if n != "grad_out") + (("grad_out",) if "grad_out" in names
-                                                                                   else ()))
+def _torch_op(name, names):
+    """opzoo.torch's `name` as a function of an entry's call: NHWC arrays as channels_last
+    tensors (their NCHW view), the result back in the call's layout; with grad_out among
+    the names, the inputs' gradients from autograd."""
 
+    def run(*, layout="NCHW", **call):
+        torch = torch_or_skip()
+        import opzoo.torch
+
+        def nchw(t):
+            return t.permute(0, 3, 1, 2) if layout == "NHWC" and isinstance(t, torch.Tensor) and t.dim() == 4 else t
+
+        def in_layout(t):
+            return t.permute(0, 2, 3, 1) if layout == "NHWC" else t
+
+        grad_out = call.pop("grad_out", None)
+        leaves = [as_tensor(torch, call.pop(n)) for n in names if n != "grad_out"]
+        if grad_out is None:
+            return in_layout(getattr(opzoo.torch, name)(*map(nchw, leaves), **call)).detach().numpy()
+        leaves = [leaf(t) for t in leaves]
+        y = getattr(opzoo.torch, name)(*map(nchw, leaves), **call)
+        g = nchw(as_tensor(torch, grad_out))
+        if g.shape != y.shape or g.dtype != y.dtype:  # autograd refuses it before any op sees it
+            raise (ValueError if g.shape != y.shape else TypeError)(
+                f"grad_out: expected shape {tuple(y.shape)} and dtype {y.dtype}, got {tuple(g.shape)}, {g.dtype}")
+        y.backward(g)
+        grads = tuple(t.grad.numpy() for t in leaves)
+        return grads[0] if len(grads) == 1 else grads
+
+    return run
+
+
+def _entry(name, op, ref, peer, names, extra, params, bad, takes_out=False, rtol=1e-5, torch_op=None, torch_bad=None):
+    """The functional op's entry and, given torch_op (its name in opzoo.torch), the torch op's:
+    the forward's, or for a backward the autograd entry, whose bad inputs are the
+    forward's (torch_bad: autograd checks grad_out against the output itself)."""
+    specials = tuple(n for n in names if n != "grad_out") + (("grad_out",) if "grad_out" in names else ())
+    common = dict(rtol=rtol, dtypes=(np.float32, np.float64), zero_size_calls=_zero_size(names, params),
+                  special_arrays=specials)
+    entries = [KitEntry(name, op, _calls(names, extra), ref, _peer(peer), "torch", _valid(names, params), bad,
+                        takes_out=takes_out, **common)]
+    if torch_op:
+        arrays = tuple(n for n in names if n != "grad_out")
+        label = f"torch.{torch_op}" + (" autograd" if "grad_out" in names else "")
+        entries.append(KitEntry(label, _torch_op(torch_op, names), _calls(names, extra), ref, _peer(peer), "torch",
+                                _valid(names, params), torch_op_table(torch_bad or bad, refused=((arrays[-1], "a list"),)),
+                                array_library="torch", argument_arrays=arrays, **common))
+    return entries
+
+
+_BAD_POOL = _bad_common("x", ()) + _BAD_DIRECTION + _BAD_OUT + [_out_over("x")]
+_BAD_PAIR = _bad_common("a", ("b",)) + _BAD_CORNER + _BAD_OUT + [_out_over("a"), _out_over("b")]
+_BAD_CENTER = _bad_common("a", ("b",)) + _BAD_OUT + [_out_over("b")]
 
 ENTRIES = [
-    _entry("corner_pool", opzoo.corner_pool, reference.corner_pool, "pool", ("x",), _direction, {"direction": "top"},
-           _bad_common("x", ()) + _BAD_DIRECTION + _BAD_OUT + [_out_over("x")], takes_out=True),
-    _entry("corner_pool_backward", opzoo.corner_pool_backward, reference.corner_pool_backward, "pool_backward",
-           ("grad_out", "x"), _direction, {"direction": "left"},
-           _bad_common("grad_out", ("x",)) + _BAD_DIRECTION, rtol=_GRADIENT_TOLERANCE),
-    _entry("corner_pool_pair", opzoo.corner_pool_pair, reference.corner_pool_pair, "pair", ("a", "b"), _corner,
-           {"corner": "top_left"}, _bad_common("a", ("b",)) + _BAD_CORNER + _BAD_OUT + [_out_over("a"), _out_over("b")],
-           takes_out=True),
-    _entry("corner_pool_pair_backward", opzoo.corner_pool_pair_backward, reference.corner_pool_pair_backward,
-           "pair_backward", ("grad_out", "a", "b"), _corner, {"corner": "bottom_right"},
-           _bad_common("grad_out", ("a", "b")) + _BAD_CORNER, rtol=_GRADIENT_TOLERANCE),
-    _entry("center_pool", opzoo.center_pool, reference.center_pool, "center", ("a", "b"), _none, {},
-           _bad_common("a", ("b",)) + _BAD_OUT + [_out_over("b")], takes_out=True),
-    _entry("center_pool_backward", opzoo.center_pool_backward, reference.center_pool_backward, "center_backward",
-           ("grad_out", "a", "b"), _none, {}, _bad_common("grad_out", ("a", "b")), rtol=_GRADIENT_TOLERANCE),
+    *_entry("corner_pool", opzoo.corner_pool, reference.corner_pool, "pool", ("x",), _direction, {"direction": "top"},
+            _BAD_POOL, takes_out=True, torch_op="corner_pool"),
+    *_entry("corner_pool_backward", opzoo.corner_pool_backward, reference.corner_pool_backward, "pool_backward",
+            ("grad_out", "x"), _direction, {"direction": "left"}, _bad_common("grad_out", ("x",)) + _BAD_DIRECTION,
+            rtol=_GRADIENT_TOLERANCE, torch_op="corner_pool", torch_bad=_BAD_POOL),
+    *_entry("corner_pool_pair", opzoo.corner_pool_pair, reference.corner_pool_pair, "pair", ("a", "b"), _corner,
+            {"corner": "top_left"}, _BAD_PAIR, takes_out=True, torch_op="corner_pool_pair"),
+    *_entry("corner_pool_pair_backward", opzoo.corner_pool_pair_backward, reference.corner_pool_pair_backward,
+            "pair_backward", ("grad_out", "a", "b"), _corner, {"corner": "bottom_right"},
+            _bad_common("grad_out", ("a", "b")) + _BAD_CORNER, rtol=_GRADIENT_TOLERANCE, torch_op="corner_pool_pair",
+            torch_bad=_BAD_PAIR),
+    *_entry("center_pool", opzoo.center_pool, reference.center_pool, "center", ("a", "b"), _none, {}, _BAD_CENTER,
+            takes_out=True, torch_op="center_pool"),
+    *_entry("center_pool_backward", opzoo.center_pool_backward, reference.center_pool_backward, "center_backward",
+            ("grad_out", "a", "b"), _none, {}, _bad_common("grad_out", ("a", "b")), rtol=_GRADIENT_TOLERANCE,
+            torch_op="center_pool", torch_bad=_BAD_CENTER),
 ]

@@ -11,7 +11,7 @@ import opzoo
 from opzoo import reference
 
 from . import BadInput, KitEntry, changed, huge_ints, param
-from .torch_arrays import torch_or_none
+from .torch_arrays import as_tensor, torch_op_table, torch_or_none, torch_or_skip
 
 
 def make_maps(rng, N, C, H, W, layout="NCHW", plateaus=True, dtype=np.float32):
@@ -125,8 +125,24 @@ def _int_outcome(call):
     return "ok" if 0 <= params["K"] <= int(np.prod(shape[1:])) else "error"
 
 
+def _torch_op(heat, wh, reg=None, K=100, layout="NCHW"):
+    """opzoo.torch.heatmap_decode on the call's arrays, NHWC ones as channels_last tensors
+    (huge K: the functional entry's, through the same binding)."""
+    torch = torch_or_skip()
+    import opzoo.torch
+
+    def nchw(a):
+        t = as_tensor(torch, a)
+        return t.permute(0, 3, 1, 2) if layout == "NHWC" and isinstance(t, torch.Tensor) and t.dim() == 4 else t
+
+    return opzoo.torch.heatmap_decode(nchw(heat), nchw(wh), None if reg is None else nchw(reg), K).numpy()
+
+
 ENTRIES = [
     KitEntry("heatmap_decode", opzoo.heatmap_decode, _random_call, reference.heatmap_decode, _peer, "torch", _valid,
              _BAD, dtypes=(np.float32, np.float64), optional=("reg",), zero_size_calls=_zero_size,
              special_arrays=("heat", "wh", "reg"), int_calls=_int_calls, int_outcome=_int_outcome),
+    KitEntry("torch.heatmap_decode", _torch_op, _random_call, reference.heatmap_decode, _peer, "torch", _valid,
+             torch_op_table(_BAD, refused=(("wh", "a list"),)), dtypes=(np.float32, np.float64), optional=("reg",),
+             zero_size_calls=_zero_size, special_arrays=("heat", "wh", "reg"), array_library="torch"),
 ]

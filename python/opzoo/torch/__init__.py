@@ -19,7 +19,9 @@ except ImportError as e:  # pragma: no cover - the tests run with torch installe
 
 from .activation import bias_activation
 from .convert import convert
+from .corner_pool import CornerPool, center_pool, corner_pool, corner_pool_pair, heatmap_decode
 from .depthwise import DepthwiseConv2d, depthwise_conv2d
 from .squeeze_excite import squeeze_excite
 
-__all__ = ["DepthwiseConv2d", "bias_activation", "convert", "depthwise_conv2d", "squeeze_excite"]
+__all__ = ["CornerPool", "DepthwiseConv2d", "bias_activation", "center_pool", "convert", "corner_pool",
+           "corner_pool_pair", "depthwise_conv2d", "heatmap_decode", "squeeze_excite"]
