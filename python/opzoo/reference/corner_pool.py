@@ -7,17 +7,11 @@ running maximum that has met a NaN is NaN, and its arg-max the latest NaN met.""
 
 import numpy as np
 
+from .layout import from_nchw, to_nchw
+
+
 DIRECTIONS = ("top", "bottom", "left", "right")
 CORNERS = {"top_left": ("top", "left"), "bottom_right": ("bottom", "right")}
-
-
-def _nchw(x, layout):
-    x = np.asarray(x, dtype=np.float64)
-    return x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
-
-
-def _from_nchw(y, layout):
-    return y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
 
 
 def _axis(direction):
@@ -67,38 +61,38 @@ def _pool_backward(g, x, direction):
 def corner_pool(x, direction, layout="NCHW"):
     """top: out[i, j] = max_{k >= i} x[k, j]; bottom: max_{k <= i}; left: max_{k >= j}
     x[i, k]; right: max_{k <= j}."""
-    return _from_nchw(_pool(_nchw(x, layout), direction), layout)
+    return from_nchw(_pool(to_nchw(x, layout), direction), layout)
 
 
 def corner_pool_backward(grad_out, x, direction, layout="NCHW"):
     """grad_x of :func:`corner_pool`."""
-    return _from_nchw(_pool_backward(_nchw(grad_out, layout), _nchw(x, layout), direction), layout)
+    return from_nchw(_pool_backward(to_nchw(grad_out, layout), to_nchw(x, layout), direction), layout)
 
 
 def corner_pool_pair(a, b, corner="top_left", layout="NCHW"):
     """TopPool(a) + LeftPool(b) (top_left) or BottomPool(a) + RightPool(b) (bottom_right)."""
     vertical, horizontal = CORNERS[corner]
-    return _from_nchw(_pool(_nchw(a, layout), vertical) + _pool(_nchw(b, layout), horizontal), layout)
+    return from_nchw(_pool(to_nchw(a, layout), vertical) + _pool(to_nchw(b, layout), horizontal), layout)
 
 
 def corner_pool_pair_backward(grad_out, a, b, corner="top_left", layout="NCHW"):
     """(grad_a, grad_b) of :func:`corner_pool_pair`."""
     vertical, horizontal = CORNERS[corner]
-    g = _nchw(grad_out, layout)
-    return (_from_nchw(_pool_backward(g, _nchw(a, layout), vertical), layout),
-            _from_nchw(_pool_backward(g, _nchw(b, layout), horizontal), layout))
+    g = to_nchw(grad_out, layout)
+    return (from_nchw(_pool_backward(g, to_nchw(a, layout), vertical), layout),
+            from_nchw(_pool_backward(g, to_nchw(b, layout), horizontal), layout))
 
 
 def center_pool(a, b, layout="NCHW"):
     """BottomPool(TopPool(a)) + RightPool(LeftPool(b)): each column's maximum of a plus
     each row's maximum of b."""
-    a, b = _nchw(a, layout), _nchw(b, layout)
-    return _from_nchw(_pool(_pool(a, "top"), "bottom") + _pool(_pool(b, "left"), "right"), layout)
+    a, b = to_nchw(a, layout), to_nchw(b, layout)
+    return from_nchw(_pool(_pool(a, "top"), "bottom") + _pool(_pool(b, "left"), "right"), layout)
 
 
 def center_pool_backward(grad_out, a, b, layout="NCHW"):
     """(grad_a, grad_b) of :func:`center_pool`, through the composition it is defined by."""
-    g, a, b = _nchw(grad_out, layout), _nchw(a, layout), _nchw(b, layout)
+    g, a, b = to_nchw(grad_out, layout), to_nchw(a, layout), to_nchw(b, layout)
     grad_a = _pool_backward(_pool_backward(g, _pool(a, "top"), "bottom"), a, "top")
     grad_b = _pool_backward(_pool_backward(g, _pool(b, "left"), "right"), b, "left")
-    return _from_nchw(grad_a, layout), _from_nchw(grad_b, layout)
+    return from_nchw(grad_a, layout), from_nchw(grad_b, layout)

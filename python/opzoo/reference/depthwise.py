@@ -6,15 +6,8 @@ stride and dilation whose output fits in memory."""
 import numpy as np
 
 from .activation import activation_grad, apply_activation
+from .layout import from_nchw, to_nchw
 from .padding import pair, resolve_padding
-
-
-def _nchw(a, layout):
-    return np.asarray(a, dtype=np.float64) if layout == "NCHW" else np.asarray(a, np.float64).transpose(0, 3, 1, 2)
-
-
-def _from_nchw(a, layout):
-    return a if layout == "NCHW" else a.transpose(0, 2, 3, 1)
 
 
 def output_size(in_size, kernel, stride, padding, dilation):
@@ -42,7 +35,7 @@ def _taps(in_size, out_size, k, stride, pad_lo, dilation):
 
 
 def _setup(x, weight, stride, padding, dilation, layout):
-    x = _nchw(x, layout)
+    x = to_nchw(x, layout)
     w = np.asarray(weight, dtype=np.float64)[:, 0]
     N, C, H, W = x.shape
     M = w.shape[0] // C if C else 1
@@ -76,7 +69,7 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *, l
     """Reference forward; float64 result."""
     x, w, M, xr, window, (Ho, Wo) = _setup(x, weight, stride, padding, dilation, layout)
     z = _preactivation(w, bias, xr, window, (x.shape[0], w.shape[0], Ho, Wo))
-    return _from_nchw(apply_activation(z, activation), layout)
+    return from_nchw(apply_activation(z, activation), layout)
 
 
 def depthwise_conv2d_backward(
@@ -85,7 +78,7 @@ def depthwise_conv2d_backward(
     """Reference (grad_x, grad_weight, grad_bias); float64 results."""
     x, w, M, xr, window, _ = _setup(x, weight, stride, padding, dilation, layout)
     N, C, H, W = x.shape
-    g = _nchw(grad_out, layout)
+    g = to_nchw(grad_out, layout)
     if activation is not None:
         g = activation_grad(_preactivation(w, bias, xr, window, g.shape), g, activation)
     kh, kw = w.shape[1:]
@@ -98,4 +91,4 @@ def depthwise_conv2d_backward(
             grad_w[:, i, j] = (gt * xr[(..., *in_at)]).sum(axis=(0, 2, 3))
             grad_xr[(..., *in_at)] += gt * w[None, :, i, j, None, None]  # one tap reads each pixel once
     grad_x = grad_xr.reshape(N, C, M, H, W).sum(axis=2)
-    return _from_nchw(grad_x, layout), grad_w[:, None], g.sum(axis=(0, 2, 3))
+    return from_nchw(grad_x, layout), grad_w[:, None], g.sum(axis=(0, 2, 3))

@@ -2,12 +2,8 @@
 
 import numpy as np
 
+from .layout import to_nchw
 
-def _nchw(x, layout):
-    if x is None:
-        return None
-    x = np.asarray(x, dtype=np.float64)
-    return x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
 
 
 def heatmap_decode(heat, wh, reg=None, K=100, layout="NCHW"):
@@ -19,7 +15,7 @@ def heatmap_decode(heat, wh, reg=None, K=100, layout="NCHW"):
     pixel plus its offset from reg (0.5 without reg), the box (x -/+ w/2, y -/+ h/2)
     with w, h from wh, all in the heatmap's pixels.
     """
-    heat, wh, reg = _nchw(heat, layout), _nchw(wh, layout), _nchw(reg, layout)
+    heat, wh, reg = to_nchw(heat, layout), to_nchw(wh, layout), to_nchw(reg, layout)
     N, C, H, W = heat.shape
     padded = np.pad(heat, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     window = heat.copy()

@@ -6,15 +6,7 @@ import warnings
 import numpy as np
 
 from .activation import activation_grad, apply_activation
-
-
-def _nchw(x, layout):
-    x = np.asarray(x, dtype=np.float64)
-    return x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
-
-
-def _from_nchw(y, layout):
-    return y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
+from .layout import from_nchw, to_nchw
 
 
 def _sigmoid(z):
@@ -34,16 +26,16 @@ def _forward_parts(x, w_reduce, w_expand, b_reduce, b_expand, activation):
 
 def squeeze_excite(x, w_reduce, w_expand, b_reduce=None, b_expand=None, activation="silu", layout="NCHW"):
     """x * sigmoid(w_expand @ act(w_reduce @ mean_hw(x) + b_reduce) + b_expand), per image."""
-    x = _nchw(x, layout)
+    x = to_nchw(x, layout)
     with np.errstate(invalid="ignore", divide="ignore"):
         gate = _forward_parts(x, w_reduce, w_expand, b_reduce, b_expand, activation)[-1]
-    return _from_nchw(x * gate[:, :, None, None], layout)
+    return from_nchw(x * gate[:, :, None, None], layout)
 
 
 def squeeze_excite_backward(grad_out, x, w_reduce, w_expand, b_reduce=None, b_expand=None, activation="silu",
                             layout="NCHW"):
     """(grad_x, grad_w_reduce, grad_w_expand, grad_b_reduce, grad_b_expand) of :func:`squeeze_excite`."""
-    x, g = _nchw(x, layout), _nchw(grad_out, layout)
+    x, g = to_nchw(x, layout), to_nchw(grad_out, layout)
     w_reduce, w_expand = np.asarray(w_reduce, np.float64), np.asarray(w_expand, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         s, z1, h, z2, gate = _forward_parts(x, w_reduce, w_expand, b_reduce, b_expand, activation)
@@ -51,4 +43,4 @@ def squeeze_excite_backward(grad_out, x, w_reduce, w_expand, b_reduce=None, b_ex
         dz1 = activation_grad(z1, dz2 @ w_expand, activation)
         spread = dz1 @ w_reduce / (x.shape[2] * x.shape[3])
     grad_x = g * gate[:, :, None, None] + spread[:, :, None, None]
-    return _from_nchw(grad_x, layout), dz1.T @ s, dz2.T @ h, dz1.sum(axis=0), dz2.sum(axis=0)
+    return from_nchw(grad_x, layout), dz1.T @ s, dz2.T @ h, dz1.sum(axis=0), dz2.sum(axis=0)
