@@ -144,3 +144,11 @@ def test_bad_inputs_raise_the_functional_errors():
         ot.heatmap_decode(a, torch.zeros(1, 2, 4, 4), None, K=33)
     with pytest.raises(TypeError, match="wh: expected a torch.Tensor, got NoneType"):
         ot.heatmap_decode(a, None)
+
+
+def test_docstring_examples_run():
+    import doctest
+    import sys
+
+    failures, _ = doctest.testmod(sys.modules["opzoo.torch.corner_pool"])
+    assert failures == 0

@@ -15,6 +15,7 @@ at inference time.
 (2, 1280, 2, 2)
 """
 
+from .cornernet import CenterNetDecoder, CenterPooling, CornerPooling
 from .efficientnet import EfficientNet
 
-__all__ = ["EfficientNet"]
+__all__ = ["CenterNetDecoder", "CenterPooling", "CornerPooling", "EfficientNet"]

@@ -85,6 +85,19 @@ def as_float32(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+def folded_conv(sd: StateDict, key: str, bn: str | None, c_out: int, c_in: int | None, k: int,
+                eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """A k x k convolution's weight `key` (bias-free) with batch norm `bn` folded in, and
+    the bias that leaves: (k * k * c_in, c_out) for the matrix product ((kh, kw, cin)
+    rows), or (c_out, 1, k, k) for depthwise (c_in None). Without bn, the weight as it
+    is and a zero bias."""
+    w = sd.get(key, (c_out, 1 if c_in is None else c_in, k, k))
+    scale, shift = folded_batch_norm(sd, bn, c_out, eps) if bn else (np.ones(c_out), np.zeros(c_out))
+    w = w * scale[:, None, None, None]
+    matrix = w if c_in is None else w.transpose(2, 3, 1, 0).reshape(k * k * c_in, c_out)
+    return as_float32(matrix), as_float32(shift)
+
+
 class Params:
     """An architecture's float32 weights: NumPy arrays, and their copies on each GPU a call
     has used (made on first use)."""

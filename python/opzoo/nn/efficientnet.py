@@ -29,7 +29,7 @@ from ..ops.depthwise import depthwise_conv2d
 from ..ops.squeeze_excite import squeeze_excite
 from ._blas import single_threaded_blas
 from ._layers import Clock, Params, StateDict, Workspace, array_module, as_float32, bias_activation, conv_patches, \
-    folded_batch_norm, pointwise
+    folded_conv, pointwise
 
 __all__ = ["EfficientNet", "VARIANTS"]
 
@@ -143,13 +143,7 @@ class EfficientNet:
         arrays: dict[str, np.ndarray] = {}
 
         def conv(key, bn, c_out, c_in, k):
-            """A k x k convolution's weight with batch norm `bn` folded in: (k * k * c_in, c_out)
-            for the matrix product ((kh, kw, cin) rows), or (c_out, 1, k, k) for depthwise."""
-            w = sd.get(key, (c_out, 1 if c_in is None else c_in, k, k))
-            scale, shift = folded_batch_norm(sd, bn, c_out, eps)
-            w = w * scale[:, None, None, None]
-            matrix = w if c_in is None else w.transpose(2, 3, 1, 0).reshape(k * k * c_in, c_out)
-            return as_float32(matrix), as_float32(shift)
+            return folded_conv(sd, key, bn, c_out, c_in, k, eps)
 
         stem = round_channels(_STEM * width)
         arrays["stem.w"], arrays["stem.b"] = conv("conv_stem.weight", "bn1", stem, 3, 3)
