@@ -3,8 +3,9 @@
 functions users call, mmcv's ``CornerPool`` module as a drop-in, and CenterNet's
 detection decoding ``opzoo::heatmap_decode`` (no gradient).
 
-The ops take NCHW-shaped tensors on the CPU; a ``channels_last`` tensor runs the NHWC
-kernels and gives a ``channels_last`` result (gradients too). Each pool's gradient goes
+The pools take NCHW-shaped tensors on the CPU (float32, float64) or a CUDA device
+(float32, float16, bfloat16); a ``channels_last`` tensor runs the NHWC kernels and gives
+a ``channels_last`` result (gradients too). Decoding runs on the CPU only. Each pool's gradient goes
 to the arg-max of its window, on ties the nearest one: what autograd gives through
 mmcv's flips and torch.cummax. Eager calls on plain tensors take a
 ``torch.autograd.Function`` instead of the custom op (:mod:`opzoo.torch._eager`).
@@ -119,8 +120,8 @@ def corner_pool(x: Tensor, direction: str) -> Tensor:
 
     Parameters
     ----------
-    x : Tensor, shape (N, C, H, W), float32 or float64 on the CPU
-        A ``channels_last`` tensor gives a ``channels_last`` result.
+    x : Tensor, shape (N, C, H, W), float32 or float64 on the CPU; float32, float16 or
+        bfloat16 on a CUDA device. A ``channels_last`` tensor gives a ``channels_last`` result.
     direction : {"top", "bottom", "left", "right"}
 
     Returns
