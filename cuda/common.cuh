@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +42,10 @@ __device__ __forceinline__ __half from_float<__half>(float v) { return __float2h
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
+// max(m, x), NaN where either is: the order of torch.cummax and max_pool2d, where NaN
+// is the largest.
+__device__ __forceinline__ float max_nan(float m, float x) { return (m != m || x != x) ? (m != m ? m : x) : fmaxf(m, x); }
+
 constexpr int kThreads = 256;
 // Grid-stride kernels launch at most this many blocks and loop over the rest.
 constexpr int64_t kMaxBlocks = int64_t(1) << 20;
@@ -67,6 +72,37 @@ inline void check_launch(const char* kernel) {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) throw std::runtime_error(std::string("opzoo CUDA ") + kernel + ": " + cudaGetErrorString(e));
 }
+
+// Device scratch on a stream: buffers of T of the given lengths, one allocation, freed
+// with the object (stream-ordered, so after the kernels launched before it).
+template <class T>
+class Scratch {
+ public:
+  Scratch(std::initializer_list<int64_t> sizes, cudaStream_t stream) : stream_(stream) {
+    int64_t total = 0;
+    for (int64_t n : sizes) total += n;
+    if (total > 0 && cudaMallocAsync(reinterpret_cast<void**>(&base_), size_t(total) * sizeof(T), stream) != cudaSuccess)
+      throw std::runtime_error("opzoo CUDA: out of device memory for a kernel's scratch (" +
+                               std::to_string(total * int64_t(sizeof(T))) + " bytes)");
+    T* p = base_;
+    for (int64_t n : sizes) {
+      parts_[count_++] = p;
+      p += n;
+    }
+  }
+  ~Scratch() {
+    if (base_) cudaFreeAsync(base_, stream_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* operator[](int i) const { return parts_[i]; }
+
+ private:
+  cudaStream_t stream_;
+  T* base_ = nullptr;
+  T* parts_[16] = {};
+  int count_ = 0;
+};
 
 // Calls f with a typed null pointer of dtype's element type.
 template <class F>

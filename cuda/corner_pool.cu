@@ -51,9 +51,6 @@ Lines lines_of(const CornerPoolShape& s, bool vertical, bool reversed) {
   return d;
 }
 
-// max(m, x), NaN where either is: torch.cummax's order, where NaN is the largest.
-__device__ __forceinline__ float max_nan(float m, float x) { return (m != m || x != x) ? (m != m ? m : x) : fmaxf(m, x); }
-
 // Whether x is where the running maximum m came from (x == m, or x is NaN).
 __device__ __forceinline__ bool at_max(float x, float m) { return x == m || x != x; }
 

@@ -4,7 +4,6 @@
 // thread one dot product in order; (3) one thread per element scales x (or grad_y, plus
 // the means' gradient); (4) one thread per parameter gradient element sums over the
 // images in order. No atomics: the same bits run to run.
-#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -115,35 +114,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// Float32 scratch on the stream: `count` buffers of the given sizes, freed with the object.
-class Scratch {
- public:
-  Scratch(std::initializer_list<int64_t> sizes, cudaStream_t stream) : stream_(stream) {
-    int64_t total = 0;
-    for (int64_t n : sizes) total += n;
-    if (total > 0 && cudaMallocAsync(reinterpret_cast<void**>(&base_), size_t(total) * sizeof(float), stream) !=
-                         cudaSuccess)
-      throw std::runtime_error("opzoo CUDA squeeze-excite: out of device memory for its scratch");
-    float* p = base_;
-    for (int64_t n : sizes) {
-      parts_[count_++] = p;
-      p += n;
-    }
-  }
-  ~Scratch() {
-    if (base_) cudaFreeAsync(base_, stream_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  float* operator[](int i) const { return parts_[i]; }
-
- private:
-  cudaStream_t stream_;
-  float* base_ = nullptr;
-  float* parts_[16] = {};
-  int count_ = 0;
-};
-
 SeDims dims(const SqueezeExciteShape& s) { return {s.N, s.C, s.R, s.H * s.W, s.layout == Layout::NHWC}; }
 
 }  // namespace
@@ -156,7 +126,7 @@ void squeeze_excite_forward(const SqueezeExciteShape& s, DType dtype, const void
   const int64_t NC = d.N * d.C, NR = d.N * d.R;
   with_type(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const Scratch w({NC, NC, NR, NR, NC, NC}, stream);  // sums, mean, z1, h, z2, gate
+    const Scratch<float> w({NC, NC, NR, NR, NC, NC}, stream);  // sums, mean, z1, h, z2, gate
     OPZOO_LAUNCH(unsigned(NC), kThreads, 0, stream, se_sums_kernel<T>)(
         d, static_cast<const T*>(x), static_cast<const T*>(nullptr), w[0], static_cast<float*>(nullptr));
     OPZOO_LAUNCH(unsigned(d.N), kThreads, 0, stream, se_gate_kernel<T>)(
@@ -178,7 +148,7 @@ void squeeze_excite_backward(const SqueezeExciteShape& s, DType dtype, const voi
   with_type(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     // sums, grad_sums, mean, z1, h, z2, gate, dz2, dz1, spread
-    const Scratch w({NC, NC, NC, NR, NR, NC, NC, NC, NR, NC}, stream);
+    const Scratch<float> w({NC, NC, NC, NR, NR, NC, NC, NC, NR, NC}, stream);
     if (NC > 0) {
       if (d.P > 0) {
         OPZOO_LAUNCH(unsigned(NC), kThreads, 0, stream, se_sums_kernel<T>)(

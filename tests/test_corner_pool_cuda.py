@@ -1,8 +1,7 @@
 """Corner and center pooling on CUDA arrays: PyTorch and CuPy (or, in the emulated build,
 host-memory stand-ins for CuPy arrays) against the NumPy reference, in float32, float16
 and bfloat16, both layouts, ties included, forward and backward, and the binding's own
-checks. Skipped, with the reason, where no CUDA device or emulated module is there.
-Heatmap decoding has no CUDA kernels yet: a CUDA heatmap is refused with a clear error."""
+checks. Skipped, with the reason, where no CUDA device or emulated module is there."""
 
 import numpy as np
 import pytest
@@ -66,5 +65,3 @@ def test_device_arrays_meet_the_python_checks(fake_gpu, rng):
     assert_close(from_fake_gpu(y), ref.corner_pool_pair(a, b), 1e-6)
     with pytest.raises(ValueError, match="mixed devices: b is a CPU array"):
         opzoo.center_pool(FakeGpuArray(a), b)
-    with pytest.raises(RuntimeError, match="heatmap_decode has no CUDA kernels yet"):
-        opzoo.heatmap_decode(FakeGpuArray(a), FakeGpuArray(a[:, :2]))

@@ -22,10 +22,12 @@ HeatmapDecodeShape make_heatmap_decode_shape(const std::vector<int64_t>& heat_sh
     throw py::value_error("wh: expected shape " + shape_str(maps) + axes + ", got " + shape_str(wh_shape));
   if (reg_shape && *reg_shape != maps)
     throw py::value_error("reg: expected shape " + shape_str(maps) + axes + ", got " + shape_str(*reg_shape));
-  int64_t scores = 0;
-  const bool overflow = __builtin_mul_overflow(s.C, s.H, &scores) || __builtin_mul_overflow(scores, s.W, &scores);
+  int64_t scores = 0, elements = 0;
+  if (__builtin_mul_overflow(s.C, s.H, &scores) || __builtin_mul_overflow(scores, s.W, &scores) ||
+      __builtin_mul_overflow(scores, s.N, &elements))
+    throw py::value_error("heat: shape " + shape_str(heat_shape) + " has more elements than an int64 counts");
   if (K < 0) throw py::value_error("K: expected K >= 0, got " + std::to_string(K));
-  if (!overflow && K > scores)
+  if (K > scores)
     throw py::value_error("K: expected K <= C*H*W = " + std::to_string(scores) + " (the scores of one image), got " +
                           std::to_string(K));
   s.K = K;

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from .. import _cpu
 from .._args import int_tuple
-from .._device import DeviceBackend
 from .._dispatch import backend_for
 from .._layout import dense_in_layout, dense_in_memory_order
 
@@ -25,7 +24,8 @@ def heatmap_decode(heat, wh, reg=None, K=100, *, layout="NCHW"):
     Parameters
     ----------
     heat : array, shape (N, C, H, W), or (N, H, W, C) with ``layout="NHWC"``
-        Class scores (after the sigmoid), float32 or float64.
+        Class scores (after the sigmoid): float32 or float64 on the CPU; float32,
+        float16 or bfloat16 on a CUDA device (boxes computed in float32, rounded once).
     wh : array, shape (N, 2, H, W) (or (N, H, W, 2))
         Box width and height at each pixel, in heatmap pixels.
     reg : array, shape of wh, optional
@@ -43,8 +43,6 @@ def heatmap_decode(heat, wh, reg=None, K=100, *, layout="NCHW"):
 
     Raises
     ------
-    RuntimeError
-        CUDA arrays: the decoding runs on the CPU only so far.
     TypeError
         Unsupported or mixed dtypes, a K that is not an int.
     ValueError
@@ -60,9 +58,6 @@ def heatmap_decode(heat, wh, reg=None, K=100, *, layout="NCHW"):
     """
     (K,) = int_tuple(K, "K", 1, "an int")
     be, (h_, wh_, reg_) = backend_for(("reg",), heat=heat, wh=wh, reg=reg)
-    if isinstance(be, DeviceBackend):
-        raise RuntimeError("heatmap_decode has no CUDA kernels yet: pass the heads as CPU arrays "
-                           "(tensor.cpu(), cupy.asnumpy)")
     shape = _cpu.heatmap_decode_shape(tuple(h_.shape), tuple(wh_.shape), None if reg_ is None else tuple(reg_.shape),
                                       K, layout)
     hk, memory = dense_in_memory_order(be, h_, layout, "heat")

@@ -5,7 +5,7 @@ detection decoding ``opzoo::heatmap_decode`` (no gradient).
 
 The pools take NCHW-shaped tensors on the CPU (float32, float64) or a CUDA device
 (float32, float16, bfloat16); a ``channels_last`` tensor runs the NHWC kernels and gives
-a ``channels_last`` result (gradients too). Decoding runs on the CPU only. Each pool's gradient goes
+a ``channels_last`` result (gradients too); decoding takes the same. Each pool's gradient goes
 to the arg-max of its window, on ties the nearest one: what autograd gives through
 mmcv's flips and torch.cummax. Eager calls on plain tensors take a
 ``torch.autograd.Function`` instead of the custom op (:mod:`opzoo.torch._eager`).
