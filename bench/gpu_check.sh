@@ -4,8 +4,9 @@
 # builds opzoo with its CUDA module for this GPU, runs the CUDA tests (pytest -m cuda:
 # PyTorch and CuPy arrays against the NumPy reference), again under compute-sanitizer
 # when it is at hand (memcheck, racecheck, synccheck), and the registered GPU benchmark
-# cases (python -m opzoo bench --gpu: case A at batch 64 against torch's cuDNN path, NCHW
-# and channels_last, float32 and float16), and prints their tables.
+# cases (python -m opzoo bench --gpu: case A at batch 64 against torch's cuDNN path, case C
+# against torch's cummax and amax pools, case D against torch's decoders; NCHW and
+# channels_last, float32 and float16 where the op takes it), and prints their tables.
 # Logs and the benchmark's JSON go to $OUT when it is set (the device tool), else ./gpu-check.
 #   bash bench/gpu_check.sh [--quick]
 set -euo pipefail
@@ -50,7 +51,8 @@ else
     set +e
     # float32 only: each tool replays every access, and the dtypes share the kernels' indexing.
     "$sanitizer" --tool "$tool" --error-exitcode 1 --target-processes all \
-      python3 -m pytest -q -p no:cacheprovider -m cuda -k float32 tests/test_depthwise_cuda.py > "$out/sanitizer-$tool.log" 2>&1
+      python3 -m pytest -q -p no:cacheprovider -m cuda -k float32 tests/test_depthwise_cuda.py \
+      tests/test_corner_pool_cuda.py tests/test_heatmap_decode_cuda.py > "$out/sanitizer-$tool.log" 2>&1
     status=$?
     set -e
     echo "$tool: $([ $status -eq 0 ] && echo clean || echo "FAILED (see sanitizer-$tool.log)")"

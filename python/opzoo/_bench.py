@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     parser.add_argument("--threads", type=int, default=None, help="threads for opzoo and torch (default: opzoo's)")
     parser.add_argument("--gpu", action="store_true",
-                        help="the GPU cases instead, against torch's cuDNN path (needs the CUDA module and torch "
+                        help="the GPU cases instead, against torch on the GPU (needs the CUDA module and torch "
                              "with CUDA)")
     parser.add_argument("--back-to-back", action="store_true",
                         help="time each implementation in bursts of consecutive calls (warm caches, as PERF.md's "

@@ -107,13 +107,11 @@ def case_c_rows(quick: bool = False, seed: int = 0) -> list[Row]:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         ta_cl, tb_cl = (t.contiguous(memory_format=torch.channels_last) for t in (ta, tb))
 
-        def mmcv_top_left(ta, tb):
-            return torch.cummax(ta.flip(2), 2)[0].flip(2) + torch.cummax(tb.flip(3), 3)[0].flip(3)
 
-        pair[TORCH] = lambda: mmcv_top_left(ta, tb)
-        pair_nhwc[TORCH] = lambda: mmcv_top_left(ta_cl, tb_cl)
-        center[TORCH] = lambda: torch.amax(ta, 2, keepdim=True) + torch.amax(tb, 3, keepdim=True)
-        center_nhwc[TORCH] = lambda: torch.amax(ta_cl, 2, keepdim=True) + torch.amax(tb_cl, 3, keepdim=True)
+        pair[TORCH] = lambda: _mmcv_top_left(ta, tb)
+        pair_nhwc[TORCH] = lambda: _mmcv_top_left(ta_cl, tb_cl)
+        center[TORCH] = lambda: _amax_center(ta, tb)
+        center_nhwc[TORCH] = lambda: _amax_center(ta_cl, tb_cl)
     numba = None if quick else _numba_kernels()
     if numba is not None:
         pair[NUMBA] = lambda: numba[0](a, b)
@@ -131,6 +129,69 @@ register_case(BenchCase(
     [OPZOO, FLOOR, TORCH, NUMBA, NUMPY], [(OPZOO, FLOOR), (OPZOO, NUMBA), (OPZOO, TORCH)],
     params=lambda quick: {"shape": "x".join(map(str, (1, 32, 64, 64) if quick else CASE_C_SHAPE))},
     slow=(NUMPY,)))
+
+
+GPU_FLOOR = "floor: torch a + b"
+
+
+def _mmcv_top_left(a, b):
+    """mmcv's CornerPool("top") plus CornerPool("left"): torch.cummax on flipped tensors."""
+    import torch
+
+    return torch.cummax(a.flip(2), 2)[0].flip(2) + torch.cummax(b.flip(3), 3)[0].flip(3)
+
+
+def _amax_center(a, b):
+    import torch
+
+    return torch.amax(a, 2, keepdim=True) + torch.amax(b, 3, keepdim=True)
+
+
+def _gpu_rows(short: str, a, b, tol: float) -> list[Row]:
+    """The four rows of case C on the GPU for tensors a and b of one dtype."""
+    import torch
+
+    a_cl, b_cl = (t.contiguous(memory_format=torch.channels_last) for t in (a, b))
+    a_nhwc, b_nhwc = (t.permute(0, 2, 3, 1) for t in (a_cl, b_cl))  # dense (N, H, W, C) views
+    floor = {GPU_FLOOR: lambda: a + b}
+    rows = []
+    for label, ours, ours_nhwc, theirs in (
+            ("top_left pair", lambda: corner_pool_pair(a, b),
+             lambda: corner_pool_pair(a_nhwc, b_nhwc, layout="NHWC").permute(0, 3, 1, 2), _mmcv_top_left),
+            ("center", lambda: center_pool(a, b),
+             lambda: center_pool(a_nhwc, b_nhwc, layout="NHWC").permute(0, 3, 1, 2), _amax_center)):
+        expected = theirs(a.float(), b.float())
+
+        def check(y, e=expected):
+            return float((y.float() - e).abs().max()) / (float(e.abs().max()) + 1.0)
+
+        rows.append(Row(f"{label} NCHW {short}", {OPZOO: ours, TORCH: lambda t=theirs: t(a, b), **floor}, check, tol,
+                        group=short, floors=(GPU_FLOOR,)))
+        rows.append(Row(f"{label} channels_last {short}",
+                        {OPZOO: ours_nhwc, TORCH: lambda t=theirs: t(a_cl, b_cl), **floor}, check, tol, group=short,
+                        floors=(GPU_FLOOR,)))
+    return rows
+
+
+def case_c_gpu_rows(quick: bool = False) -> list[Row]:
+    """Case C on the GPU, float32 and float16: opzoo's CUDA pools on torch tensors (NCHW,
+    and channels_last through the NHWC kernels) against mmcv's cummax formulation and
+    torch.amax, with torch's a + b as the floor; each checked against torch's float32 result."""
+    import torch
+
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    shape = (1, 32, 64, 64) if quick else CASE_C_SHAPE
+    rows = []
+    for short, dtype, tol in (("fp32", torch.float32, 1e-5), ("fp16", torch.float16, 1e-2)):
+        a, b = (torch.randn(shape, device="cuda", generator=generator).to(dtype) for _ in range(2))
+        rows += _gpu_rows(short, a, b, tol)
+    return rows
+
+
+register_case(BenchCase(
+    "C", "corner pooling (top-left pair) and center pooling, {shape}, float32 and float16, against torch on the GPU",
+    case_c_gpu_rows, [OPZOO, GPU_FLOOR, TORCH], [(OPZOO, GPU_FLOOR), (OPZOO, TORCH)],
+    params=lambda quick: {"shape": "x".join(map(str, (1, 32, 64, 64) if quick else CASE_C_SHAPE))}, device="gpu"))
 
 
 def _demo() -> tuple[str, bool]:

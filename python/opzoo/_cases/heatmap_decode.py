@@ -143,6 +143,37 @@ register_case(BenchCase(
                           "K": (QUICK_D if quick else CASE_D)["K"]}))
 
 
+def case_d_gpu_rows(quick: bool = False, seed: int = 0) -> list[Row]:
+    """Case D on the GPU (float32 torch tensors): opzoo's CUDA decoding against CenterNet's
+    ctdet_decode and a single topk in torch, NCHW and channels_last."""
+    import torch
+
+    p = QUICK_D if quick else CASE_D
+    K = p["K"]
+    arrays = case_d_inputs(**p, seed=seed)
+    check = detections_error(reference.heatmap_decode(*arrays, K))
+    th, twh, treg = (torch.from_numpy(x).cuda() for x in arrays)
+    th_cl, twh_cl, treg_cl = (t.contiguous(memory_format=torch.channels_last) for t in (th, twh, treg))
+    nhwc = [t.permute(0, 2, 3, 1) for t in (th_cl, twh_cl, treg_cl)]  # dense (N, H, W, C) views
+    ctdet_decode, single_topk = _torch_decoders(torch)
+    label = f"K={K} heat "
+    return [
+        Row(label + "NCHW", {OPZOO: lambda: heatmap_decode(th, twh, treg, K),
+                             CTDET: lambda: ctdet_decode(th, twh, treg, K), TOPK: lambda: single_topk(th, twh, treg, K)},
+            check),
+        Row(label + "NHWC (torch: channels_last)", {OPZOO: lambda: heatmap_decode(*nhwc, K, layout="NHWC"),
+                                                    CTDET: lambda: ctdet_decode(th_cl, twh, treg, K),
+                                                    TOPK: lambda: single_topk(th_cl, twh, treg, K)}, check),
+    ]
+
+
+register_case(BenchCase(
+    "D", "CenterNet heatmap decoding, heat {shape}, K={K}, float32, against torch on the GPU", case_d_gpu_rows,
+    [OPZOO, CTDET, TOPK], [(OPZOO, TOPK), (OPZOO, CTDET)],
+    params=lambda quick: {"shape": "1x{C}x{H}x{W}".format(**(QUICK_D if quick else CASE_D)),
+                          "K": (QUICK_D if quick else CASE_D)["K"]}, device="gpu"))
+
+
 def _demo() -> tuple[str, bool]:
     heat, wh, reg = case_d_inputs(**QUICK_D, seed=1)
     boxes = heatmap_decode(heat, wh, reg, K=5)
