@@ -198,3 +198,24 @@ def conv_patches(xp, ws: Workspace, x_nchw, k: int, stride: int, pads: tuple[int
             taps[:, :, :, a, b] = padded[:, a:a + stride * (ho - 1) + 1:stride, b:b + stride * (wo - 1) + 1:stride]
     ws.give(padded)
     return cols
+
+
+class RandomWeights:
+    """Random entries of a state_dict for examples and tests that need no download, drawn
+    in call order from `rng` into ``self.state_dict``: convolutions scaled by their fan-in,
+    batch norms with affine parameters and statistics near (1, 0)."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.state_dict: dict[str, np.ndarray] = {}
+
+    def conv(self, key: str, c_out: int, c_in: int, k: int) -> None:
+        fan_in = c_in * k * k
+        self.state_dict[key] = (self.rng.standard_normal((c_out, c_in, k, k)) / np.sqrt(fan_in)).astype(np.float32)
+
+    def batch_norm(self, prefix: str, c: int) -> None:
+        sd, rng = self.state_dict, self.rng
+        sd[prefix + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
+        sd[prefix + ".bias"] = rng.normal(0, 0.1, c).astype(np.float32)
+        sd[prefix + ".running_mean"] = rng.normal(0, 0.1, c).astype(np.float32)
+        sd[prefix + ".running_var"] = rng.uniform(0.5, 1.5, c).astype(np.float32)

@@ -39,7 +39,7 @@ from ..ops.activation import bias_activation
 from ..ops.corner_pool import center_pool, corner_pool, corner_pool_pair
 from ..ops.heatmap_decode import heatmap_decode
 from ._blas import single_threaded_blas
-from ._layers import Params, StateDict, Workspace, conv_patches, folded_conv, pointwise
+from ._layers import Params, RandomWeights, StateDict, Workspace, conv_patches, folded_conv, pointwise
 
 __all__ = ["CenterNetDecoder", "CenterPooling", "CornerPooling"]
 
@@ -259,18 +259,8 @@ def random_pooling_state_dict(dim: int, *, cascade: bool = False, seed: int = 0)
     """A state_dict of the authors' pooling modules (``pool``, cascade ``pool`` or
     ``pool_cross``) of width `dim` with random values (batch-norm statistics included),
     for examples and tests that need no download."""
-    rng = np.random.default_rng(seed)
-    sd: dict[str, np.ndarray] = {}
-
-    def conv(key, c_out, c_in, k):
-        sd[key] = (rng.standard_normal((c_out, c_in, k, k)) / np.sqrt(c_in * k * k)).astype(np.float32)
-
-    def bn(prefix, c):
-        sd[prefix + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-        sd[prefix + ".bias"] = rng.normal(0, 0.1, c).astype(np.float32)
-        sd[prefix + ".running_mean"] = rng.normal(0, 0.1, c).astype(np.float32)
-        sd[prefix + ".running_var"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-
+    w = RandomWeights(np.random.default_rng(seed))
+    conv, bn = w.conv, w.batch_norm
     for name in ("p1_conv1", "p2_conv1") + (("look_conv1", "look_conv2") if cascade else ()):
         conv(name + ".conv.weight", _MID, dim, 3)
         bn(name + ".bn", _MID)
@@ -283,4 +273,4 @@ def random_pooling_state_dict(dim: int, *, cascade: bool = False, seed: int = 0)
     bn("bn1", dim)
     conv("conv2.conv.weight", dim, dim, 3)
     bn("conv2.bn", dim)
-    return sd
+    return w.state_dict

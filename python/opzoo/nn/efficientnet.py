@@ -28,8 +28,8 @@ from .. import _cpu
 from ..ops.depthwise import depthwise_conv2d
 from ..ops.squeeze_excite import squeeze_excite
 from ._blas import single_threaded_blas
-from ._layers import Clock, Params, StateDict, Workspace, array_module, as_float32, bias_activation, conv_patches, \
-    folded_conv, pointwise
+from ._layers import Clock, Params, RandomWeights, StateDict, Workspace, array_module, as_float32, bias_activation, \
+    conv_patches, folded_conv, pointwise
 
 __all__ = ["EfficientNet", "VARIANTS"]
 
@@ -264,19 +264,9 @@ def random_state_dict(variant: str, num_classes: int = 1000, seed: int = 0) -> d
     statistics included), for examples and tests that need no download."""
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {', '.join(VARIANTS)}, got {variant!r}")
-    rng = np.random.default_rng(seed)
     width, depth = VARIANTS[variant]
-    sd: dict[str, np.ndarray] = {}
-
-    def conv(key, c_out, c_in, k):
-        sd[key] = (rng.standard_normal((c_out, c_in, k, k)) / math.sqrt(c_in * k * k)).astype(np.float32)
-
-    def bn(prefix, c):
-        sd[prefix + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-        sd[prefix + ".bias"] = rng.normal(0, 0.1, c).astype(np.float32)
-        sd[prefix + ".running_mean"] = rng.normal(0, 0.1, c).astype(np.float32)
-        sd[prefix + ".running_var"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-
+    w = RandomWeights(np.random.default_rng(seed))
+    rng, sd, conv, bn = w.rng, w.state_dict, w.conv, w.batch_norm
     blocks = _blocks(width, depth)
     conv("conv_stem.weight", round_channels(_STEM * width), 3, 3)
     bn("bn1", round_channels(_STEM * width))
