@@ -16,6 +16,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+#: GPU cases: the largest error relative to the float32 result's scale that a dtype's rounding allows.
+GPU_TOLERANCE = {"float32": 1e-5, "float16": 1e-2}
+
 
 @dataclass
 class Row:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _runtime, reference
 from ..ops.corner_pool import center_pool, corner_pool_pair
-from . import BenchCase, Row, error_against, register_case, register_demo
+from . import GPU_TOLERANCE, BenchCase, Row, error_against, register_case, register_demo
 
 CASE_C_SHAPE = (4, 128, 128, 128)
 OPZOO, FLOOR, TORCH, NUMBA, NUMPY = "opzoo", "floor: NumPy a + b", "torch", "numba loops", "NumPy reference"
@@ -182,9 +182,9 @@ def case_c_gpu_rows(quick: bool = False) -> list[Row]:
     generator = torch.Generator(device="cuda").manual_seed(0)
     shape = (1, 32, 64, 64) if quick else CASE_C_SHAPE
     rows = []
-    for short, dtype, tol in (("fp32", torch.float32, 1e-5), ("fp16", torch.float16, 1e-2)):
-        a, b = (torch.randn(shape, device="cuda", generator=generator).to(dtype) for _ in range(2))
-        rows += _gpu_rows(short, a, b, tol)
+    for short, name in (("fp32", "float32"), ("fp16", "float16")):
+        a, b = (torch.randn(shape, device="cuda", generator=generator).to(getattr(torch, name)) for _ in range(2))
+        rows += _gpu_rows(short, a, b, GPU_TOLERANCE[name])
     return rows
 
 

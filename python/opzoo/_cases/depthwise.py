@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import reference
 from ..ops.depthwise import depthwise_conv2d
-from . import BenchCase, Row, error_against, register_case, register_demo
+from . import GPU_TOLERANCE, BenchCase, Row, error_against, register_case, register_demo
 
 #: PERF.md case A: EfficientNet-B0's distinct depthwise layers at 224 px, as
 #: (channels, input height = width, kernel, stride); padding is kernel // 2.
@@ -28,8 +28,6 @@ OPZOO_NCHW, OPZOO_NHWC = "opzoo NCHW", "opzoo NHWC"
 TORCH_NCHW, TORCH_CL = "torch NCHW", "torch channels_last"
 NUMPY = "NumPy reference"
 RATIOS = [(OPZOO_NCHW, TORCH_NCHW), (OPZOO_NHWC, TORCH_CL)]
-#: Largest error relative to the float32 result's scale that a dtype's rounding allows.
-GPU_TOLERANCE = {"float32": 1e-5, "float16": 1e-2}
 
 
 def _torch():
