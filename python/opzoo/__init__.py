@@ -14,11 +14,13 @@ from .ops.corner_pool import (center_pool, center_pool_backward, corner_pool, co
                               corner_pool_pair_backward)
 from .ops.depthwise import depthwise_conv2d, depthwise_conv2d_backward
 from .ops.heatmap_decode import heatmap_decode
+from .ops.spiking import SpikingState, if_backward, if_forward, lif_backward, lif_forward
 from .ops.squeeze_excite import squeeze_excite, squeeze_excite_backward
 
 __version__ = info()["version"]
 
 __all__ = [
+    "SpikingState",
     "bias_activation",
     "bias_activation_backward",
     "center_pool",
@@ -31,7 +33,11 @@ __all__ = [
     "depthwise_conv2d_backward",
     "get_num_threads",
     "heatmap_decode",
+    "if_backward",
+    "if_forward",
     "info",
+    "lif_backward",
+    "lif_forward",
     "set_num_threads",
     "squeeze_excite",
     "squeeze_excite_backward",

@@ -165,13 +165,16 @@ class DeviceBackend:
         """A view with axes reordered (never asked of Numba arrays: see `permutes`)."""
         return a.permute(*axes) if self.library == "torch" else a.transpose(axes)
 
-    def empty(self, shape: tuple[int, ...], like: Any) -> Any:
+    def empty(self, shape: tuple[int, ...], like: Any, dtype: str | None = None) -> Any:
+        """An uninitialised array on like's device, of like's dtype or of the dtype named."""
         if self.library == "torch":
-            return self._module.empty(shape, dtype=like.dtype, device=like.device)
+            torch_dtype = like.dtype if dtype is None else getattr(self._module, dtype)
+            return self._module.empty(shape, dtype=torch_dtype, device=like.device)
+        dtype = like.dtype if dtype is None else np.dtype(dtype)
         if self.library == "cupy":
             with self._module.cuda.Device(self.device):
-                return self._module.empty(shape, dtype=like.dtype)
-        return self._module.device_array(shape, dtype=like.dtype)
+                return self._module.empty(shape, dtype=dtype)
+        return self._module.device_array(shape, dtype=dtype)
 
     def copy_into(self, out: Any, value: Any) -> None:
         if self.library == "torch":

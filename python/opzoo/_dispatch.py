@@ -74,8 +74,9 @@ class HostBackend:
         getattr(_cpu, kernel)(*arrays, *params)
 
     @staticmethod
-    def empty(shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
-        return aligned_empty(shape, like.dtype)
+    def empty(shape: tuple[int, ...], like: np.ndarray, dtype: str | None = None) -> np.ndarray:
+        """An uninitialised array of like's dtype, or of the dtype named."""
+        return aligned_empty(shape, like.dtype if dtype is None else dtype)
 
     @staticmethod
     def is_dense(a: np.ndarray) -> bool:
@@ -83,7 +84,8 @@ class HostBackend:
 
     @staticmethod
     def contiguous(a: np.ndarray | None, name: str) -> np.ndarray | None:
-        return None if a is None else np.ascontiguousarray(a)
+        # asarray, not ascontiguousarray, which makes a 0-d array 1-d.
+        return None if a is None else np.asarray(a, order="C")
 
     @staticmethod
     def permute(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:

@@ -5,9 +5,11 @@ from .corner_pool import (center_pool, center_pool_backward, corner_pool, corner
                           corner_pool_pair_backward)
 from .depthwise import depthwise_conv2d, depthwise_conv2d_backward
 from .heatmap_decode import heatmap_decode
+from .spiking import SpikingState, if_backward, if_forward, lif_backward, lif_forward
 from .squeeze_excite import squeeze_excite, squeeze_excite_backward
 
 __all__ = [
+    "SpikingState",
     "bias_activation",
     "bias_activation_backward",
     "center_pool",
@@ -19,6 +21,10 @@ __all__ = [
     "depthwise_conv2d",
     "depthwise_conv2d_backward",
     "heatmap_decode",
+    "if_backward",
+    "if_forward",
+    "lif_backward",
+    "lif_forward",
     "squeeze_excite",
     "squeeze_excite_backward",
 ]

@@ -6,6 +6,7 @@ from .corner_pool import (center_pool, center_pool_backward, corner_pool, corner
                           corner_pool_pair_backward)
 from .depthwise import depthwise_conv2d, depthwise_conv2d_backward
 from .heatmap_decode import heatmap_decode
+from .spiking import if_forward, lif_forward
 from .squeeze_excite import squeeze_excite, squeeze_excite_backward
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "depthwise_conv2d",
     "depthwise_conv2d_backward",
     "heatmap_decode",
+    "if_forward",
+    "lif_forward",
     "squeeze_excite",
     "squeeze_excite_backward",
 ]
