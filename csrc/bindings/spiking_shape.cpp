@@ -30,7 +30,10 @@ void check_state(const ArrayArg& a, const ArrayArg& first, const std::vector<int
   if (a.device != first.device)
     throw py::value_error(std::string(a.name) + ": on device " + std::to_string(a.device) + ", " + first.name +
                           " on device " + std::to_string(first.device));
-  check_shape(a, shape);
+  if (a.shape != shape)
+    throw py::value_error(std::string(a.name) + ": expected shape " + shape_str(shape) + " (" + first.name +
+                          (shape.size() == first.shape.size() ? "'s shape" : ".shape[1:]") + "), got " +
+                          shape_str(a.shape));
 }
 
 SpikingShape sequence_shape(const ArrayArg& a) {
@@ -96,7 +99,7 @@ SpikingShape check_spiking_forward(const ArrayArg& x, const ArrayArg* v_init, co
   const std::vector<int64_t> step(x.shape.begin() + 1, x.shape.end());
   if (v_init) check_state(*v_init, x, step);
   check_same_kind(spikes, x);
-  check_shape(spikes, x.shape);
+  check_shape(spikes, x.shape);  // opzoo's own output
   if (h_seq) check_state(*h_seq, x, x.shape);
   check_state(v_final, x, step);
   check_no_overlap(spikes, {&x, v_init, h_seq, &v_final});
