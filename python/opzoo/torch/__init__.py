@@ -21,7 +21,8 @@ from .activation import bias_activation
 from .convert import convert
 from .corner_pool import CornerPool, center_pool, corner_pool, corner_pool_pair, heatmap_decode
 from .depthwise import DepthwiseConv2d, depthwise_conv2d
+from .spiking import IFNode, LIFNode, if_neuron, lif
 from .squeeze_excite import squeeze_excite
 
-__all__ = ["CornerPool", "DepthwiseConv2d", "bias_activation", "center_pool", "convert", "corner_pool",
-           "corner_pool_pair", "depthwise_conv2d", "heatmap_decode", "squeeze_excite"]
+__all__ = ["CornerPool", "DepthwiseConv2d", "IFNode", "LIFNode", "bias_activation", "center_pool", "convert",
+           "corner_pool", "corner_pool_pair", "depthwise_conv2d", "heatmap_decode", "if_neuron", "lif", "squeeze_excite"]
