@@ -109,6 +109,22 @@ def as_numpy(result) -> np.ndarray:
     return np.asarray(result)
 
 
+def threaded_ufunc(pool, threads: int, ufunc):
+    """ufunc(*arrays) into a new array, the elements split in `threads` contiguous parts, a
+    part per thread of `pool` (ufuncs release the GIL): the memory floors' trivial ops."""
+
+    def run(*arrays):
+        out = np.empty_like(arrays[0])
+        flat = [a.reshape(-1) for a in (*arrays, out)]
+        bounds = np.linspace(0, out.size, threads + 1).astype(int)
+        parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        for f in [pool.submit(ufunc, *(a[p] for a in flat[:-1]), out=flat[-1][p]) for p in parts]:
+            f.result()
+        return out
+
+    return run
+
+
 def error_against(expected: np.ndarray) -> Callable[[Any], float]:
     """A check: max error relative to the reference's scale. `expected` may cover only
     the leading entries of the result's first axis (the reference is slow)."""

@@ -14,25 +14,10 @@ import numpy as np
 
 from .. import _runtime, reference
 from ..ops.corner_pool import center_pool, corner_pool_pair
-from . import GPU_TOLERANCE, BenchCase, Row, error_against, register_case, register_demo
+from . import GPU_TOLERANCE, BenchCase, Row, error_against, register_case, register_demo, threaded_ufunc
 
 CASE_C_SHAPE = (4, 128, 128, 128)
 OPZOO, FLOOR, TORCH, NUMBA, NUMPY = "opzoo", "floor: NumPy a + b", "torch", "numba loops", "NumPy reference"
-
-
-def threaded_add(pool: ThreadPoolExecutor, threads: int):
-    """a + b into a new array, its elements split in `threads` contiguous parts, a part per thread."""
-
-    def add(a, b):
-        out = np.empty_like(a)
-        flat = [x.reshape(-1) for x in (a, b, out)]
-        bounds = np.linspace(0, a.size, threads + 1).astype(int)
-        parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        for f in [pool.submit(np.add, flat[0][p], flat[1][p], out=flat[2][p]) for p in parts]:
-            f.result()
-        return out
-
-    return add
 
 
 def _numba_kernels():
@@ -92,7 +77,7 @@ def case_c_rows(quick: bool = False, seed: int = 0) -> list[Row]:
     a, b = (rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
     a_nhwc, b_nhwc = (np.ascontiguousarray(x.transpose(0, 2, 3, 1)) for x in (a, b))
     threads = _runtime.get_num_threads()
-    add = threaded_add(ThreadPoolExecutor(threads), threads)
+    add = threaded_ufunc(ThreadPoolExecutor(threads), threads, np.add)
     floor = {FLOOR: lambda: add(a, b)}
     first = slice(0, 1)  # the reference on the first image only: it is slow
     pair_ref = reference.corner_pool_pair(a[first], b[first])

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import _cpu
-from .._device import type_name
+from .._device import DeviceBackend, type_name
 from .._dispatch import backend_for
 
 __all__ = ["SpikingState", "if_backward", "if_forward", "lif_backward", "lif_forward"]
@@ -101,6 +101,11 @@ def _state_array(be, first_name: str, first, a, name: str):
     return be.contiguous(a_, name)
 
 
+def _no_cuda_kernels(be, op: str) -> None:
+    if isinstance(be, DeviceBackend):
+        raise RuntimeError(f"{op}: opzoo has no CUDA spiking kernels yet; pass CPU arrays (x.get() or .cpu())")
+
+
 def _state_dtype(be, a) -> str | None:
     """The dtype name of the potentials for inputs like `a` (None: a's own)."""
     name = str(a.dtype).removeprefix("torch.")
@@ -109,6 +114,7 @@ def _state_dtype(be, a) -> str | None:
 
 def forward(params: tuple, x, v_init, return_state: bool):
     be, (x_,) = backend_for(x=x)
+    _no_cuda_kernels(be, f"{params[0]}_forward")
     v_ = _state_array(be, "x", x, v_init, "v_init")
     xk = be.contiguous(x_, "x")
     if len(xk.shape) == 0:
@@ -129,6 +135,7 @@ def forward(params: tuple, x, v_init, return_state: bool):
 def backward(params: tuple, surrogate: tuple, grad_spikes, h_seq, grad_v_final, want_grad_v_init: bool):
     """(grad_x, grad_v_init or None) for the forward of `params` that left `h_seq`."""
     be, (g_,) = backend_for(grad_spikes=grad_spikes)
+    _no_cuda_kernels(be, f"{params[0]}_backward")
     h_ = _state_array(be, "grad_spikes", grad_spikes, h_seq, "h_seq")
     gv_ = _state_array(be, "grad_spikes", grad_spikes, grad_v_final, "grad_v_final")
     gk = be.contiguous(g_, "grad_spikes")
