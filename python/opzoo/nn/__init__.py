@@ -17,5 +17,6 @@ at inference time.
 
 from .cornernet import CenterNetDecoder, CenterPooling, CornerPooling
 from .efficientnet import EfficientNet
+from .spiking import LIF, SpikingMLP
 
-__all__ = ["CenterNetDecoder", "CenterPooling", "CornerPooling", "EfficientNet"]
+__all__ = ["LIF", "CenterNetDecoder", "CenterPooling", "CornerPooling", "EfficientNet", "SpikingMLP"]
