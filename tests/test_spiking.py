@@ -185,12 +185,3 @@ def test_matches_spikingjelly_multistep_nodes(spikingjelly, rng, neuron, option,
     np.testing.assert_array_equal(state.v_final, node.v.detach().numpy())
     assert_close(gx, xt.grad.numpy(), 1e-5)
 
-
-def test_cuda_arrays_raise_until_there_are_cuda_kernels(fake_gpu):
-    from kit.fake_gpu import FakeGpuArray
-
-    x = FakeGpuArray(np.ones((3, 2), np.float32))
-    with pytest.raises(RuntimeError, match="no CUDA spiking kernels"):
-        opzoo.lif_forward(x)
-    with pytest.raises(RuntimeError, match="no CUDA spiking kernels"):
-        opzoo.if_backward(x, opzoo.if_forward(np.ones((3, 2), np.float32), return_state=True)[1])

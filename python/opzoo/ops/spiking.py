@@ -93,17 +93,14 @@ def _state_array(be, first_name: str, first, a, name: str):
     if a is None:
         return None
     be_a, (a_,) = backend_for(**{name: a})
-    if type(be_a) is not type(be) or getattr(be_a, "device", None) != getattr(be, "device", None):
+    on_device = isinstance(be, DeviceBackend), isinstance(be_a, DeviceBackend)
+    if on_device[0] != on_device[1] or (all(on_device) and be_a.device != be.device):
         raise ValueError(f"mixed devices: {name} and {first_name} live on different devices")
-    if getattr(be_a, "library", None) != getattr(be, "library", None) or be_a.wrap is not be.wrap:
+    same_type = be_a.library == be.library if all(on_device) else be_a.wrap is be.wrap
+    if not same_type:
         raise TypeError(f"all arrays must be of one type: {first_name} is {type_name(first)}, {name} is "
                         f"{type_name(a)}")
     return be.contiguous(a_, name)
-
-
-def _no_cuda_kernels(be, op: str) -> None:
-    if isinstance(be, DeviceBackend):
-        raise RuntimeError(f"{op}: opzoo has no CUDA spiking kernels yet; pass CPU arrays (x.get() or .cpu())")
 
 
 def _state_dtype(be, a) -> str | None:
@@ -114,7 +111,6 @@ def _state_dtype(be, a) -> str | None:
 
 def forward(params: tuple, x, v_init, return_state: bool):
     be, (x_,) = backend_for(x=x)
-    _no_cuda_kernels(be, f"{params[0]}_forward")
     v_ = _state_array(be, "x", x, v_init, "v_init")
     xk = be.contiguous(x_, "x")
     if len(xk.shape) == 0:
@@ -135,7 +131,6 @@ def forward(params: tuple, x, v_init, return_state: bool):
 def backward(params: tuple, surrogate: tuple, grad_spikes, h_seq, grad_v_final, want_grad_v_init: bool):
     """(grad_x, grad_v_init or None) for the forward of `params` that left `h_seq`."""
     be, (g_,) = backend_for(grad_spikes=grad_spikes)
-    _no_cuda_kernels(be, f"{params[0]}_backward")
     h_ = _state_array(be, "grad_spikes", grad_spikes, h_seq, "h_seq")
     gv_ = _state_array(be, "grad_spikes", grad_spikes, grad_v_final, "grad_v_final")
     gk = be.contiguous(g_, "grad_spikes")
