@@ -101,12 +101,18 @@ def _spikingjelly_ops(neuron):
     return torch, (torch.ops.sj_lif if neuron == "lif" else torch.ops.sj_if)
 
 
-def _sj_args(neuron, params, x_shape):
+def _sj_args(neuron, params):
     """SpikingJelly's operator arguments after (x, v) or (gs, gv, h), as (T, neurons) tensors take them."""
     common = (params.get("v_threshold", 1.0), params.get("v_reset", 0.0))
     if neuron == "lif":
         return (params.get("tau", 2.0), params.get("decay_input", True), *common)
     return common
+
+
+def _rows(torch, a, T):
+    """An array of a (T, ...) call as the (T, neurons) tensor (or (neurons,) for T None) SpikingJelly's operators take."""
+    a = np.ascontiguousarray(a)
+    return torch.from_numpy(a.reshape(-1) if T is None else a.reshape(T, -1))
 
 
 def _peer_forward(neuron):
@@ -117,11 +123,11 @@ def _peer_forward(neuron):
 
     def peer(x, v_init=None, **params):
         T = x.shape[0]
-        xt = torch.from_numpy(np.ascontiguousarray(x).reshape(T, -1))
+        xt = _rows(torch, x, T)
         v = torch.full((xt.shape[1],), 0.0 if params.get("v_reset") is None else params["v_reset"])
         if v_init is not None:
-            v = torch.from_numpy(np.ascontiguousarray(v_init).reshape(-1))
-        spikes, v_final, h = ops.forward(xt, v, *_sj_args(neuron, params, x.shape), False, 4.0, False, 0)
+            v = _rows(torch, v_init, None)
+        spikes, v_final, h = ops.forward(xt, v, *_sj_args(neuron, params), False, 4.0, False, 0)
         return spikes.numpy().reshape(x.shape), h.numpy().reshape(x.shape), v_final.numpy().reshape(x.shape[1:])
     return peer
 
@@ -137,11 +143,11 @@ def _peer_backward(neuron):
              **params):
         _, h, _ = forward(x, v_init, **params)
         T = x.shape[0]
-        gs = torch.from_numpy(np.ascontiguousarray(grad_spikes).reshape(T, -1))
+        gs = _rows(torch, grad_spikes, T)
         gv = (torch.zeros(gs.shape[1]) if grad_v_final is None
-              else torch.from_numpy(np.ascontiguousarray(grad_v_final).reshape(-1)))
+              else _rows(torch, grad_v_final, None))
         a = _DEFAULT_ALPHA[surrogate] if alpha is None else alpha
-        gx, gv_init = ops.backward(gs, gv, torch.from_numpy(h.reshape(T, -1)), *_sj_args(neuron, params, x.shape),
+        gx, gv_init = ops.backward(gs, gv, torch.from_numpy(h.reshape(T, -1)), *_sj_args(neuron, params),
                                    detach_reset, a, False, _SURROGATE_IDS[surrogate])
         return gx.numpy().reshape(x.shape), gv_init.numpy().reshape(x.shape[1:])
     return peer

@@ -103,8 +103,9 @@ def _state_array(be, first_name: str, first, a, name: str):
     return be.contiguous(a_, name)
 
 
-def _state_dtype(be, a) -> str | None:
-    """The dtype name of the potentials for inputs like `a` (None: a's own)."""
+def state_dtype(a) -> str | None:
+    """The dtype name of the potentials for inputs like `a` (None: a's own), as the kernels'
+    rule (spiking_shape.h: spiking_state_dtype) has it."""
     name = str(a.dtype).removeprefix("torch.")
     return None if name in ("float32", "float64") else "float32"
 
@@ -115,10 +116,10 @@ def forward(params: tuple, x, v_init, return_state: bool):
     xk = be.contiguous(x_, "x")
     if len(xk.shape) == 0:
         raise ValueError("x: expected shape (T, ...) with a time axis first, got shape ()")
-    state_dtype = _state_dtype(be, xk)
+    potentials = state_dtype(xk)
     spikes = be.empty(tuple(xk.shape), like=xk)
-    h_seq = be.empty(tuple(xk.shape), like=xk, dtype=state_dtype) if return_state else None
-    v_final = be.empty(tuple(xk.shape[1:]), like=xk, dtype=state_dtype)
+    h_seq = be.empty(tuple(xk.shape), like=xk, dtype=potentials) if return_state else None
+    v_final = be.empty(tuple(xk.shape[1:]), like=xk, dtype=potentials)
     be.run("spiking_forward", (xk, v_, spikes, h_seq, v_final), *params)
     if not return_state:
         return be.wrap(spikes)
@@ -137,7 +138,7 @@ def backward(params: tuple, surrogate: tuple, grad_spikes, h_seq, grad_v_final, 
     if len(gk.shape) == 0:
         raise ValueError("grad_spikes: expected shape (T, ...) with a time axis first, got shape ()")
     grad_x = be.empty(tuple(gk.shape), like=gk)
-    grad_v_init = be.empty(tuple(gk.shape[1:]), like=gk, dtype=_state_dtype(be, gk)) if want_grad_v_init else None
+    grad_v_init = be.empty(tuple(gk.shape[1:]), like=gk, dtype=state_dtype(gk)) if want_grad_v_init else None
     be.run("spiking_backward", (gk, gv_, h_, grad_x, grad_v_init), *params, *surrogate)
     return be.wrap(grad_x), None if grad_v_init is None else be.wrap(grad_v_init)
 

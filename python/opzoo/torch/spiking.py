@@ -29,7 +29,8 @@ _SCHEMA_PARAMS = "float tau, float v_threshold, float? v_reset, bool decay_input
 
 
 def _state_dtype(x: Tensor) -> torch.dtype:
-    return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    name = functional.state_dtype(x)
+    return x.dtype if name is None else getattr(torch, name)
 
 
 class _Neuron:
