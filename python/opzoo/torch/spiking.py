@@ -17,7 +17,6 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .. import _cpu
 from ..ops import spiking as functional
 from ._eager import eager, wants_grad
 from .convert import register_converter
