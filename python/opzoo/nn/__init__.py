@@ -17,6 +17,6 @@ at inference time.
 
 from .cornernet import CenterNetDecoder, CenterPooling, CornerPooling
 from .efficientnet import EfficientNet
-from .spiking import LIF, SpikingMLP
+from .spiking import LIF, SpikingConvNet, SpikingMLP
 
-__all__ = ["LIF", "CenterNetDecoder", "CenterPooling", "CornerPooling", "EfficientNet", "SpikingMLP"]
+__all__ = ["LIF", "CenterNetDecoder", "CenterPooling", "CornerPooling", "EfficientNet", "SpikingConvNet", "SpikingMLP"]

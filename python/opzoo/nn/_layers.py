@@ -58,6 +58,9 @@ class StateDict:
             raise TypeError(f"{key}: expected a tensor or an array of numbers, got {type(value).__name__}")
         return tuple(value.shape)
 
+    def has(self, key: str) -> bool:
+        return key in self._entries
+
     def get(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
         got = self.shape(key)
         if got != tuple(shape):
