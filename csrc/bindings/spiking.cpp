@@ -1,4 +1,4 @@
-// opzoo._cpu spiking_forward, spiking_backward and spiking_check_params: the shared
+// opzoo._cpu spiking_forward, spiking_backward and the parameter checks: the shared
 // parameter and array rules, then the kernels without the GIL.
 #include <pybind11/stl.h>
 
@@ -17,12 +17,6 @@ template <class T>
 const SpikingKernels<T>& kernels() {
   if constexpr (std::is_same_v<T, float>) return spiking_kernels_f32();
   else return spiking_kernels_f64();
-}
-
-void check_params(const std::string& neuron, double tau, double v_threshold, const std::optional<double>& v_reset,
-                  bool decay_input, const std::optional<std::string>& surrogate, double alpha) {
-  make_neuron_params(neuron, tau, v_threshold, v_reset, decay_input);
-  if (surrogate) make_surrogate_params(*surrogate, alpha, false);
 }
 
 void forward(const py::array& x_in, const std::optional<py::array>& v_init_in, const py::array& spikes_in,
@@ -68,9 +62,16 @@ void backward(const py::array& grad_spikes_in, const std::optional<py::array>& g
 OPZOO_BINDINGS(spiking) {
   namespace b = opzoo::bindings;
   namespace py = pybind11;
-  m.def("spiking_check_params", &b::check_params, py::arg("neuron"), py::arg("tau"), py::arg("v_threshold"),
-        py::arg("v_reset").none(true), py::arg("decay_input"), py::arg("surrogate").none(true), py::arg("alpha"),
-        "ValueError unless the neuron's parameters (and the surrogate's, when named) are valid.");
+  m.def(
+      "spiking_check_neuron",
+      [](const std::string& neuron, double tau, double v_threshold, const std::optional<double>& v_reset,
+         bool decay_input) { b::make_neuron_params(neuron, tau, v_threshold, v_reset, decay_input); },
+      py::arg("neuron"), py::arg("tau"), py::arg("v_threshold"), py::arg("v_reset").none(true),
+      py::arg("decay_input"), "ValueError unless the neuron's parameters are valid.");
+  m.def(
+      "spiking_check_surrogate",
+      [](const std::string& surrogate, double alpha) { b::make_surrogate_params(surrogate, alpha, false); },
+      py::arg("surrogate"), py::arg("alpha"), "ValueError unless the surrogate's name and alpha are valid.");
   m.def("spiking_forward", &b::forward, py::arg("x").noconvert(), py::arg("v_init").noconvert().none(true),
         py::arg("spikes").noconvert(), py::arg("h_seq").noconvert().none(true), py::arg("v_final").noconvert(),
         py::arg("neuron"), py::arg("tau"), py::arg("v_threshold"), py::arg("v_reset").none(true),

@@ -1,5 +1,6 @@
 // The spiking ops' parameters and arrays checked against each other, for the CPU
-// binding, the CUDA binding and the Python API (opzoo._cpu.spiking_check_params).
+// binding, the CUDA binding and the Python API (opzoo._cpu.spiking_check_neuron and
+// spiking_check_surrogate).
 #pragma once
 
 #include <optional>

@@ -68,22 +68,23 @@ def _flag(value, name: str) -> bool:
 
 def neuron_params(neuron: str, tau, v_threshold, v_reset, decay_input) -> tuple:
     """(neuron, tau, v_threshold, v_reset, decay_input) as the kernels take them, checked
-    by the kernel module's rules (opzoo._cpu.spiking_check_params)."""
+    by the kernel module's rules (opzoo._cpu.spiking_check_neuron)."""
     tau = _number(tau, "tau") if neuron == "lif" else 1.0
     params = (neuron, tau, _number(v_threshold, "v_threshold"), None if v_reset is None else _number(v_reset, "v_reset"),
               _flag(decay_input, "decay_input"))
-    _cpu.spiking_check_params(*params, None, 1.0)
+    _cpu.spiking_check_neuron(*params)
     return params
 
 
 def surrogate_params(surrogate, alpha, detach_reset) -> tuple:
-    """(surrogate, alpha, detach_reset), alpha None meaning the surrogate's default."""
+    """(surrogate, alpha, detach_reset), alpha None meaning the surrogate's default,
+    checked by the kernel module's rules (opzoo._cpu.spiking_check_surrogate)."""
     if not isinstance(surrogate, str):
         raise TypeError(f"surrogate: expected 'sigmoid' or 'atan', got {type_name(surrogate)}")
     if alpha is None:
         alpha = DEFAULT_ALPHA.get(surrogate, 1.0)
     params = (surrogate, _number(alpha, "alpha"), _flag(detach_reset, "detach_reset"))
-    _cpu.spiking_check_params("if", 1.0, 1.0, None, True, params[0], params[1])
+    _cpu.spiking_check_surrogate(*params[:2])
     return params
 
 
