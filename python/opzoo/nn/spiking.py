@@ -25,6 +25,7 @@ import numpy as np
 
 from ..ops.depthwise import depthwise_conv2d
 from ..ops.spiking import lif_forward, neuron_params
+from ._blas import single_threaded_blas
 from ._layers import Params, StateDict, Workspace, array_module, as_float32, conv_patches, folded_batch_norm, \
     pointwise
 
@@ -104,6 +105,10 @@ class _SpikingSequential:
     def firing_rates(self) -> list[float]:
         return [n.firing_rate for n in self.neurons]
 
+    def __call__(self, x):
+        with single_threaded_blas():  # opzoo's threads run the products (see _blas)
+            return self._run(x)
+
     def _linear_blocks(self, xp, h, p: dict, keys: list, neurons: list[LIF]):
         """The spikes of Linear + LIF blocks `keys` on h (T, N, features)."""
         T, N, _ = h.shape
@@ -145,7 +150,7 @@ class SpikingMLP(_SpikingSequential):
         sd.check_all_used()
         return cls(layers, tau=tau, decay_input=decay_input, v_threshold=v_threshold, v_reset=v_reset)
 
-    def __call__(self, x):
+    def _run(self, x):
         h, xp, device = _time_major_input(x, 3, "(T, N, in_features)")
         if h.shape[2] != self.layers[0][0].shape[0]:
             raise ValueError(f"x: expected {self.layers[0][0].shape[0]} features, got shape {tuple(x.shape)}")
@@ -348,7 +353,7 @@ class SpikingConvNet(_SpikingSequential):
         self._ws.give(patches)
         return y
 
-    def __call__(self, x):
+    def _run(self, x):
         h, xp, device = self._check_input(x)
         T, N = h.shape[:2]
         p = self._params.on(xp, device)
