@@ -115,6 +115,8 @@ void with_type(DType dtype, F&& f) {
     case DType::bfloat16:
       return f(static_cast<__nv_bfloat16*>(nullptr));
     case DType::float64:
+    case DType::int32:
+    case DType::int64:
       break;
   }
   throw std::invalid_argument(std::string("opzoo CUDA: no kernels for dtype ") + dtype_name(dtype));

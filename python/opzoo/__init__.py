@@ -13,6 +13,8 @@ from .ops.activation import bias_activation, bias_activation_backward
 from .ops.corner_pool import (center_pool, center_pool_backward, corner_pool, corner_pool_backward, corner_pool_pair,
                               corner_pool_pair_backward)
 from .ops.depthwise import depthwise_conv2d, depthwise_conv2d_backward
+from .ops.graph import (Graph, aggregate, aggregate_backward, edge_softmax, edge_softmax_backward, sddmm,
+                        sddmm_backward)
 from .ops.heatmap_decode import heatmap_decode
 from .ops.spiking import SpikingState, if_backward, if_forward, lif_backward, lif_forward
 from .ops.squeeze_excite import squeeze_excite, squeeze_excite_backward
@@ -20,7 +22,10 @@ from .ops.squeeze_excite import squeeze_excite, squeeze_excite_backward
 __version__ = info()["version"]
 
 __all__ = [
+    "Graph",
     "SpikingState",
+    "aggregate",
+    "aggregate_backward",
     "bias_activation",
     "bias_activation_backward",
     "center_pool",
@@ -31,6 +36,8 @@ __all__ = [
     "corner_pool_pair_backward",
     "depthwise_conv2d",
     "depthwise_conv2d_backward",
+    "edge_softmax",
+    "edge_softmax_backward",
     "get_num_threads",
     "heatmap_decode",
     "if_backward",
@@ -38,6 +45,8 @@ __all__ = [
     "info",
     "lif_backward",
     "lif_forward",
+    "sddmm",
+    "sddmm_backward",
     "set_num_threads",
     "squeeze_excite",
     "squeeze_excite_backward",

@@ -1,0 +1,367 @@
+// Graph message-passing kernels over a vector type V, compiled once per ISA by
+// graph_{scalar,avx2,avx512}.cpp (arm/graph_neon.cpp). The threads split the CSR's rows
+// into contiguous ranges of equal work (edges plus rows), so a few hub nodes of a
+// power-law graph do not leave one thread with most of it; each row is reduced by one
+// thread in CSR order (the caller's order within the row), with the features in vector
+// lanes, so the result does not depend on the thread count. A row's gathers read whole
+// feature rows of x, prefetched a few edges ahead.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "bands.h"
+#include "kernel_common.h"
+#include "opzoo/graph.h"
+
+namespace opzoo::cpu {
+namespace {
+
+// Edges ahead whose feature rows are prefetched.
+constexpr int64_t kGatherAhead = 16;
+// A feature block of one pass over a row's edges: 64 floats, a quarter KiB of x per edge,
+// in registers (4 AVX-512 or 8 AVX2 vectors).
+template <class V>
+constexpr int kBlockVectors = V::width >= 64 ? 1 : 64 / V::width > 16 ? 16 : 64 / V::width;
+
+// Calls body(begin_row, end_row) on each thread for rows of about equal work, the
+// ranges cut where rowptr[r] + r crosses multiples of the total / threads.
+template <class F>
+void for_row_ranges(const Csr& g, const F& body) {
+  const int64_t work = g.edges + g.rows;
+  const int threads = threads_for(work / 4096 + 1);
+  // Cuts found by bisection on rowptr before it is validated, then made non-decreasing,
+  // so that the ranges cover every row once whatever rowptr holds.
+  std::vector<int64_t> cuts(size_t(threads) + 1);
+  cuts[0] = 0;
+  cuts[threads] = g.rows;
+  for (int part = 1; part < threads; ++part) {
+    const int64_t goal = work / threads * part;
+    int64_t lo = 0, hi = g.rows;  // the first row r with rowptr[r] + r >= goal
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (g.rowptr[mid] < goal - mid) lo = mid + 1;
+      else hi = mid;
+    }
+    cuts[part] = max64(lo, cuts[part - 1]);
+  }
+  parallel_for(threads, threads, [&](int64_t part, int) { body(cuts[part], cuts[part + 1]); });
+}
+
+// Whether row r's range and its edges' col entries (and edge entries, where a kernel
+// indexes with them) are valid.
+inline bool row_valid(const Csr& g, int64_t r, bool edges_index) {
+  const int64_t begin = g.rowptr[r], end = g.rowptr[r + 1];
+  if (begin < 0 || end < begin || end > g.edges || (r == 0 && begin != 0) || (r == g.rows - 1 && end != g.edges))
+    return false;
+  for (int64_t p = begin; p < end; ++p)
+    if (uint64_t(g.col[p]) >= uint64_t(g.cols)) return false;
+  if (edges_index)
+    for (int64_t p = begin; p < end; ++p)
+      if (uint64_t(g.edge[p]) >= uint64_t(g.edges)) return false;
+  return true;
+}
+
+// Runs row(r) for every row whose CSR entries are valid; false if any is not.
+// `edges_index`: the kernel indexes edge-aligned arrays with g.edge.
+template <class F>
+bool for_valid_rows(const Csr& g, bool edges_index, const F& row) {
+  std::atomic<bool> ok{true};
+  for_row_ranges(g, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      if (!row_valid(g, r, edges_index)) {
+        ok.store(false, std::memory_order_relaxed);
+        return;
+      }
+      row(r);
+    }
+  });
+  return ok.load();
+}
+
+template <class V, Reduce R>
+typename V::reg combine(typename V::reg acc, typename V::reg v) {
+  if constexpr (R == Reduce::sum || R == Reduce::mean) return V::add(acc, v);
+  // NaN propagates: a NaN v replaces acc; a NaN acc stays, as max(v, acc) keeps acc then.
+  else if constexpr (R == Reduce::max) return V::select_le(v, v, V::max(v, acc), v);
+  else return V::select_le(v, v, V::min(v, acc), v);
+}
+
+// Where v takes over as the row's extreme so far: the position k replaces arg's lanes.
+template <class V, Reduce R>
+typename V::reg take_position(typename V::reg acc, typename V::reg v, typename V::reg k, typename V::reg arg) {
+  const typename V::reg better = R == Reduce::max ? V::select_lt(acc, v, k, arg) : V::select_lt(v, acc, k, arg);
+  // a NaN v takes over unless acc is NaN already
+  return V::select_le(v, v, better, V::select_le(acc, acc, k, arg));
+}
+
+// One pass over the edges [begin, end) of a row for the feature block [o, o + nv vectors)
+// (the last with `last` lanes) of head h, out and arg written.
+template <class V, Reduce R, bool Weighted, bool Arg, bool Full>
+void aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, int64_t o, int nv, int last,
+                     const typename V::value_type* x, const typename V::value_type* weight,
+                     typename V::value_type* out, int64_t* arg) {
+  using T = typename V::value_type;
+  using Reg = typename V::reg;
+  constexpr int NB = kBlockVectors<V>;
+  const int64_t F = f.features(), begin = g.rowptr[r], end = g.rowptr[r + 1];
+  auto lanes = [&](int k) { return Full || k < nv - 1 ? V::width : last; };
+  auto load = [&](const T* p, int k) { return Full ? V::load(p + k * V::width) : V::load_n(p + k * V::width, lanes(k)); };
+  Reg acc[NB], pos[NB];
+  const T start = R == Reduce::max ? -std::numeric_limits<T>::infinity()
+                  : R == Reduce::min ? std::numeric_limits<T>::infinity()
+                                     : T(0);
+  for (int k = 0; k < NB; ++k) {
+    acc[k] = V::set1(start);
+    pos[k] = V::zero();
+  }
+  for (int64_t p = begin; p < end; ++p) {
+    if (p + kGatherAhead < end) prefetch_lines<3>(x + g.col[p + kGatherAhead] * F + o, int64_t(nv) * V::width * sizeof(T));
+    const T* xp = x + g.col[p] * F + o;
+    Reg w{};
+    if constexpr (Weighted) w = V::set1(weight[g.edge[p] * f.heads + h]);
+    const Reg here = V::set1(T(p - begin));
+    for (int k = 0; k < NB; ++k) {
+      if (!Full && k >= nv) break;
+      Reg v = load(xp, k);
+      if constexpr (Weighted) {
+        if constexpr (R == Reduce::sum || R == Reduce::mean) {
+          acc[k] = V::fma(w, v, acc[k]);
+          continue;
+        }
+        v = V::mul(w, v);
+      }
+      if constexpr (Arg) pos[k] = take_position<V, R>(acc[k], v, here, pos[k]);
+      acc[k] = combine<V, R>(acc[k], v);
+    }
+  }
+  T* outp = out + r * F + o;
+  const Reg count = V::set1(T(end - begin));
+  for (int k = 0; k < NB; ++k) {
+    if (!Full && k >= nv) break;
+    Reg v = end == begin ? V::zero() : acc[k];
+    if constexpr (R == Reduce::mean) v = V::div(v, V::select_lt(V::zero(), count, count, V::set1(T(1))));
+    if (Full) V::store(outp + k * V::width, v);
+    else V::store_n(outp + k * V::width, v, lanes(k));
+    if constexpr (Arg) {
+      T at[V::width];
+      V::store(at, pos[k]);
+      int64_t* argp = arg + r * F + o + k * V::width;
+      for (int l = 0; l < lanes(k); ++l) argp[l] = end == begin ? -1 : g.edge[begin + int64_t(at[l])];
+    }
+  }
+}
+
+// Max or min of a row whose positions a lane cannot hold exactly (more than 2^24 edges
+// in float32): element by element, the same decisions.
+template <class T, Reduce R, bool Weighted>
+void extreme_row_scalar(const Csr& g, const FeatureShape& f, int64_t r, const T* x, const T* weight, T* out,
+                        int64_t* arg) {
+  const int64_t F = f.features(), begin = g.rowptr[r], end = g.rowptr[r + 1];
+  for (int64_t c = 0; c < F; ++c) {
+    T best = 0;
+    int64_t at = -1;
+    for (int64_t p = begin; p < end; ++p) {
+      T v = x[g.col[p] * F + c];
+      if constexpr (Weighted) v *= weight[g.edge[p] * f.heads + c / f.per_head];
+      const bool take = at < 0 || (R == Reduce::max ? v > best : v < best) || (std::isnan(v) && !std::isnan(best));
+      if (take) {
+        best = v;
+        at = g.edge[p];
+      }
+    }
+    out[r * F + c] = best;
+    if (arg) arg[r * F + c] = at;
+  }
+}
+
+template <class V, Reduce R, bool Weighted, bool Arg>
+void aggregate_row(const Csr& g, const FeatureShape& f, int64_t r, const typename V::value_type* x,
+                   const typename V::value_type* weight, typename V::value_type* out, int64_t* arg) {
+  using T = typename V::value_type;
+  constexpr int64_t block = int64_t(kBlockVectors<V>) * V::width;
+  constexpr int64_t exact_positions = int64_t(1) << std::numeric_limits<T>::digits;
+  if constexpr (Arg) {
+    if (g.rowptr[r + 1] - g.rowptr[r] > exact_positions)
+      return extreme_row_scalar<T, R, Weighted>(g, f, r, x, weight, out, arg);
+  }
+  for (int64_t h = 0; h < f.heads; ++h) {
+    const int64_t head = h * f.per_head;
+    int64_t c = 0;
+    for (; c + block <= f.per_head; c += block)
+      aggregate_block<V, R, Weighted, Arg, true>(g, f, r, h, head + c, kBlockVectors<V>, V::width, x, weight, out, arg);
+    if (c < f.per_head) {
+      const int64_t rest = f.per_head - c;
+      const int nv = int(ceil_div(rest, V::width));
+      aggregate_block<V, R, Weighted, Arg, false>(g, f, r, h, head + c, nv, int(rest - (nv - 1) * V::width), x,
+                                                  weight, out, arg);
+    }
+  }
+}
+
+template <class V>
+bool graph_aggregate(const Csr& g, const FeatureShape& f, Reduce reduce, const typename V::value_type* x,
+                     const typename V::value_type* weight, typename V::value_type* out, int64_t* arg) {
+  if (g.rows == 0) return true;
+  auto run = [&](auto r, auto weighted, auto with_arg) {
+    return for_valid_rows(g, weight != nullptr, [&](int64_t row) {
+      aggregate_row<V, decltype(r)::value, decltype(weighted)::value, decltype(with_arg)::value>(g, f, row, x, weight,
+                                                                                                out, arg);
+    });
+  };
+  auto with_weight = [&](auto r, auto with_arg) {
+    return weight ? run(r, std::true_type{}, with_arg) : run(r, std::false_type{}, with_arg);
+  };
+  auto extreme = [&](auto r) {
+    return arg ? with_weight(r, std::true_type{}) : with_weight(r, std::false_type{});
+  };
+  switch (reduce) {
+    case Reduce::sum: return with_weight(std::integral_constant<Reduce, Reduce::sum>{}, std::false_type{});
+    case Reduce::mean: return with_weight(std::integral_constant<Reduce, Reduce::mean>{}, std::false_type{});
+    case Reduce::max: return extreme(std::integral_constant<Reduce, Reduce::max>{});
+    case Reduce::min: return extreme(std::integral_constant<Reduce, Reduce::min>{});
+  }
+  return false;
+}
+
+// sum of a[c] * b[c] over c < n, in vector lanes.
+template <class V>
+typename V::value_type dot(const typename V::value_type* a, const typename V::value_type* b, int64_t n) {
+  typename V::reg acc = V::zero();
+  int64_t c = 0;
+  for (; c + V::width <= n; c += V::width) acc = V::fma(V::load(a + c), V::load(b + c), acc);
+  if (c < n) acc = V::fma(V::load_n(a + c, int(n - c)), V::load_n(b + c, int(n - c)), acc);
+  return V::hsum(acc);
+}
+
+template <class V>
+bool graph_extreme_backward(const Csr& t, const FeatureShape& f, const typename V::value_type* grad_out,
+                            const typename V::value_type* weight, const int64_t* arg,
+                            typename V::value_type* grad_x) {
+  using T = typename V::value_type;
+  const int64_t F = f.features();
+  if (t.rows == 0) return true;
+  return for_valid_rows(t, weight != nullptr, [&](int64_t j) {
+    T* gx = grad_x + j * F;
+    for (int64_t c = 0; c < F; ++c) gx[c] = T(0);
+    for (int64_t p = t.rowptr[j]; p < t.rowptr[j + 1]; ++p) {
+      const int64_t i = t.col[p], e = t.edge[p];
+      const T* go = grad_out + i * F;
+      const int64_t* a = arg + i * F;
+      for (int64_t h = 0; h < f.heads; ++h) {
+        const T w = weight ? weight[e * f.heads + h] : T(1);
+        for (int64_t c = h * f.per_head; c < (h + 1) * f.per_head; ++c)
+          if (a[c] == e) gx[c] += weight ? w * go[c] : go[c];
+      }
+    }
+  });
+}
+
+template <class V>
+bool graph_weight_backward(const Csr& g, const FeatureShape& f, Reduce reduce, const typename V::value_type* grad_out,
+                           const typename V::value_type* x, const int64_t* arg,
+                           typename V::value_type* grad_weight) {
+  using T = typename V::value_type;
+  const int64_t F = f.features(), L = f.per_head;
+  if (g.rows == 0) return true;
+  return for_valid_rows(g, true, [&](int64_t i) {
+    const int64_t begin = g.rowptr[i], end = g.rowptr[i + 1];
+    const T* go = grad_out + i * F;
+    const T scale = reduce == Reduce::mean ? T(1) / T(end - begin) : T(1);
+    for (int64_t p = begin; p < end; ++p) {
+      const T* xp = x + g.col[p] * F;
+      const int64_t e = g.edge[p];
+      for (int64_t h = 0; h < f.heads; ++h) {
+        const int64_t o = h * L;
+        T sum = 0;
+        if (reduce == Reduce::max || reduce == Reduce::min) {
+          for (int64_t c = o; c < o + L; ++c)
+            if (arg[i * F + c] == e) sum += go[c] * xp[c];
+        } else {
+          sum = dot<V>(go + o, xp + o, L);
+          if (reduce == Reduce::mean) sum = sum * scale;
+        }
+        grad_weight[e * f.heads + h] = sum;
+      }
+    }
+  });
+}
+
+template <class V>
+bool graph_sddmm(const Csr& g, const FeatureShape& f, const typename V::value_type* a, const typename V::value_type* b,
+                 typename V::value_type* out) {
+  using T = typename V::value_type;
+  const int64_t F = f.features(), L = f.per_head;
+  if (g.rows == 0) return true;
+  return for_valid_rows(g, true, [&](int64_t i) {
+    const T* bi = b + i * F;
+    const int64_t end = g.rowptr[i + 1];
+    for (int64_t p = g.rowptr[i]; p < end; ++p) {
+      if (p + kGatherAhead < end) prefetch_lines<3>(a + g.col[p + kGatherAhead] * F, F * int64_t(sizeof(T)));
+      const T* aj = a + g.col[p] * F;
+      for (int64_t h = 0; h < f.heads; ++h) {
+        out[g.edge[p] * f.heads + h] = dot<V>(aj + h * L, bi + h * L, L);
+      }
+    }
+  });
+}
+
+template <class V>
+bool graph_edge_softmax(const Csr& g, int64_t heads, const typename V::value_type* scores,
+                        typename V::value_type* out) {
+  using T = typename V::value_type;
+  if (g.rows == 0) return true;
+  return for_valid_rows(g, true, [&](int64_t i) {
+    const int64_t begin = g.rowptr[i], end = g.rowptr[i + 1];
+    for (int64_t h = 0; h < heads; ++h) {
+      T peak = -std::numeric_limits<T>::infinity();
+      for (int64_t p = begin; p < end; ++p) {
+        const T s = scores[g.edge[p] * heads + h];
+        peak = std::isnan(s) || s > peak ? s : peak;
+        if (std::isnan(peak)) break;
+      }
+      T total = 0;
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t at = g.edge[p] * heads + h;
+        out[at] = std::exp(scores[at] - peak);
+        total += out[at];
+      }
+      total += T(1e-16);
+      for (int64_t p = begin; p < end; ++p) out[g.edge[p] * heads + h] /= total;
+    }
+  });
+}
+
+template <class V>
+bool graph_edge_softmax_backward(const Csr& g, int64_t heads, const typename V::value_type* grad_out,
+                                 const typename V::value_type* out, typename V::value_type* grad_scores) {
+  using T = typename V::value_type;
+  if (g.rows == 0) return true;
+  return for_valid_rows(g, true, [&](int64_t i) {
+    const int64_t begin = g.rowptr[i], end = g.rowptr[i + 1];
+    for (int64_t h = 0; h < heads; ++h) {
+      T dot = 0;
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t at = g.edge[p] * heads + h;
+        dot += grad_out[at] * out[at];
+      }
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t at = g.edge[p] * heads + h;
+        grad_scores[at] = out[at] * (grad_out[at] - dot);
+      }
+    }
+  });
+}
+
+template <class V>
+constexpr GraphKernels<typename V::value_type> graph_kernels() {
+  return {graph_aggregate<V>, graph_extreme_backward<V>, graph_weight_backward<V>, graph_sddmm<V>,
+          graph_edge_softmax<V>, graph_edge_softmax_backward<V>};
+}
+
+}  // namespace
+}  // namespace opzoo::cpu
