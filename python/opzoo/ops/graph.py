@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -104,6 +105,27 @@ class Graph:
         self.csr = _cpu.graph_csr(ei, num_nodes, False)
         self._csr_by_source = None
 
+    @classmethod
+    def from_csr(cls, csr: tuple, csr_by_source: tuple) -> Graph:
+        """The Graph of the CSRs of :attr:`csr` and :attr:`csr_by_source` (int64 arrays, as
+        opzoo.torch passes a graph through its custom ops); the kernels check them as they
+        read them, and an inconsistent pair raises ValueError there."""
+        self = cls.__new__(cls)
+        self.csr, self._csr_by_source = tuple(csr), tuple(csr_by_source)
+        self.num_nodes, self.num_edges = len(self.csr[0]) - 1, len(self.csr[1])
+        self.edge_index = None
+        return self
+
+    @property
+    def target(self) -> np.ndarray:
+        """The target of each edge, in edge order (int64)."""
+        if self.edge_index is not None:
+            return self.edge_index[1]
+        target = np.zeros(self.num_edges, np.int64)
+        _, col, edge = self.csr_by_source
+        target[np.clip(edge, 0, max(self.num_edges - 1, 0))] = col  # kernels refuse an inconsistent CSR later
+        return target
+
     @property
     def csr_by_source(self) -> tuple:
         """(rowptr, col, edge) by source: each node's outgoing edges, built on first use."""
@@ -117,6 +139,54 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"Graph(num_nodes={self.num_nodes}, num_edges={self.num_edges})"
+
+
+@dataclass(frozen=True)
+class SelfLoops:
+    """A graph with one self-loop per node, made from another: its edges other than
+    self-loops in their order, then the self-loops of nodes 0 .. N-1.
+
+    Attributes
+    ----------
+    graph : Graph
+    kept : ndarray of int64
+        The original edge of each of graph's first edges.
+    loop_source : ndarray of int64, shape (N,)
+        The original self-loop whose weight each node's loop takes (the last one in edge
+        order, as PyG's ``add_remaining_self_loops``), or -1 for the fill value.
+    """
+
+    graph: Graph
+    kept: np.ndarray
+    loop_source: np.ndarray
+
+
+def _self_loops(graph: Graph, keep_weights: bool) -> SelfLoops:
+    cache = graph.__dict__.setdefault("_self_loops", {})
+    if keep_weights not in cache:
+        if graph.edge_index is None:
+            raise ValueError("graph: expected a Graph built from an edge_index")
+        source, target = graph.edge_index.astype(np.int64, copy=False)
+        loops = source == target
+        kept = np.flatnonzero(~loops)
+        loop_source = np.full(graph.num_nodes, -1, np.int64)
+        if keep_weights:
+            loop_source[source[loops]] = np.flatnonzero(loops)  # the last write of a node wins
+        nodes = np.arange(graph.num_nodes, dtype=np.int64)
+        edge_index = np.concatenate([np.stack([source[kept], target[kept]]), np.stack([nodes, nodes])], axis=1)
+        cache[keep_weights] = SelfLoops(Graph(edge_index, graph.num_nodes), kept, loop_source)
+    return cache[keep_weights]
+
+
+def remaining_self_loops(graph: Graph) -> SelfLoops:
+    """PyG's ``add_remaining_self_loops``: a node's existing self-loop keeps its weight
+    (loop_source), the others take the fill value. Made once per Graph and kept on it."""
+    return _self_loops(graph, True)
+
+
+def replaced_self_loops(graph: Graph) -> Graph:
+    """PyG's ``remove_self_loops`` then ``add_self_loops`` (GATConv's): made once per Graph."""
+    return _self_loops(graph, False).graph
 
 
 def as_graph(graph, num_nodes, rows_of: str | None = None) -> Graph:
@@ -210,8 +280,8 @@ def aggregate(graph, x, reduce="sum", edge_weight=None):
 
 def _per_target(g: Graph, values: np.ndarray, like) -> np.ndarray:
     """values[e] / in_degree(target of e), in like's dtype, shaped like the weights."""
-    degree = g.in_degree.astype(like.dtype)
-    scale = 1 / degree[g.edge_index[1]]
+    degree = np.maximum(g.in_degree, 1).astype(like.dtype)
+    scale = 1 / degree[np.clip(g.target, 0, max(g.num_nodes - 1, 0))]
     return (values * scale.reshape((-1,) + (1,) * (values.ndim - 1))).astype(like.dtype, copy=False)
 
 

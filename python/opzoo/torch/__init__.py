@@ -21,8 +21,10 @@ from .activation import bias_activation
 from .convert import convert
 from .corner_pool import CornerPool, center_pool, corner_pool, corner_pool_pair, heatmap_decode
 from .depthwise import DepthwiseConv2d, depthwise_conv2d
+from .graph import GATConv, GCNConv, SAGEConv, aggregate, edge_softmax, sddmm
 from .spiking import IFNode, LIFNode, if_neuron, lif
 from .squeeze_excite import squeeze_excite
 
-__all__ = ["CornerPool", "DepthwiseConv2d", "IFNode", "LIFNode", "bias_activation", "center_pool", "convert",
-           "corner_pool", "corner_pool_pair", "depthwise_conv2d", "heatmap_decode", "if_neuron", "lif", "squeeze_excite"]
+__all__ = ["CornerPool", "DepthwiseConv2d", "GATConv", "GCNConv", "IFNode", "LIFNode", "SAGEConv", "aggregate",
+           "bias_activation", "center_pool", "convert", "corner_pool", "corner_pool_pair", "depthwise_conv2d",
+           "edge_softmax", "heatmap_decode", "if_neuron", "lif", "sddmm", "squeeze_excite"]
