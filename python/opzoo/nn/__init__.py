@@ -17,6 +17,8 @@ at inference time.
 
 from .cornernet import CenterNetDecoder, CenterPooling, CornerPooling
 from .efficientnet import EfficientNet
+from .graph import GATConv, GCNConv, SAGEConv
 from .spiking import LIF, SpikingConvNet, SpikingMLP
 
-__all__ = ["LIF", "CenterNetDecoder", "CenterPooling", "CornerPooling", "EfficientNet", "SpikingConvNet", "SpikingMLP"]
+__all__ = ["LIF", "CenterNetDecoder", "CenterPooling", "CornerPooling", "EfficientNet", "GATConv", "GCNConv", "SAGEConv",
+           "SpikingConvNet", "SpikingMLP"]
