@@ -83,6 +83,19 @@ bool for_valid_rows(const Csr& g, bool edges_index, const F& row) {
   return ok.load();
 }
 
+// Pulls towards L1 the features [o, o + nv vectors) of the node that CSR edge
+// p + kGatherAhead gathers, across row ends (rows are short: a power-law graph's median
+// node has a handful of edges). The index is not validated yet, so the address is
+// formed as an integer: a prefetch never faults.
+template <class V>
+void prefetch_gather(const Csr& g, int64_t p, const typename V::value_type* x, int64_t F, int64_t o, int nv) {
+  using T = typename V::value_type;
+  if (p + kGatherAhead >= g.edges) return;
+  const uintptr_t at = reinterpret_cast<uintptr_t>(x) +
+                       (uintptr_t(g.col[p + kGatherAhead]) * uintptr_t(F) + uintptr_t(o)) * sizeof(T);
+  prefetch_lines<3>(reinterpret_cast<const void*>(at), int64_t(nv) * V::width * int64_t(sizeof(T)));
+}
+
 template <class V, Reduce R>
 typename V::reg combine(typename V::reg acc, typename V::reg v) {
   if constexpr (R == Reduce::sum || R == Reduce::mean) return V::add(acc, v);
@@ -100,14 +113,20 @@ typename V::reg take_position(typename V::reg acc, typename V::reg v, typename V
 }
 
 // One pass over the edges [begin, end) of a row for the feature block [o, o + nv vectors)
-// (the last with `last` lanes) of head h, out and arg written.
-template <class V, Reduce R, bool Weighted, bool Arg, bool Full>
-void aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, int64_t o, int nv, int last,
+// (the last with `last` lanes) of head h, out and arg written. Max and min without Exact
+// take the plain max / min, which drops a NaN, and watch for values that are not finite:
+// s - s, s an edge's values summed, is NaN where one is (or where s overflows). Then the
+// block writes nothing and returns false, for the caller to run the exact
+// (NaN-propagating) pass, a blend per vector dearer.
+template <class V, Reduce R, bool Weighted, bool Arg, bool Full, bool Exact>
+bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, int64_t o, int nv, int last,
                      const typename V::value_type* x, const typename V::value_type* weight,
                      typename V::value_type* out, int64_t* arg) {
   using T = typename V::value_type;
   using Reg = typename V::reg;
   constexpr int NB = kBlockVectors<V>;
+  constexpr bool watch = !Exact && !Arg && (R == Reduce::max || R == Reduce::min);
+  Reg specials = V::zero();
   const int64_t F = f.features(), begin = g.rowptr[r], end = g.rowptr[r + 1];
   auto lanes = [&](int k) { return Full || k < nv - 1 ? V::width : last; };
   auto load = [&](const T* p, int k) { return Full ? V::load(p + k * V::width) : V::load_n(p + k * V::width, lanes(k)); };
@@ -120,11 +139,12 @@ void aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
     pos[k] = V::zero();
   }
   for (int64_t p = begin; p < end; ++p) {
-    if (p + kGatherAhead < end) prefetch_lines<3>(x + g.col[p + kGatherAhead] * F + o, int64_t(nv) * V::width * sizeof(T));
+    prefetch_gather<V>(g, p, x, F, o, nv);
     const T* xp = x + g.col[p] * F + o;
     Reg w{};
     if constexpr (Weighted) w = V::set1(weight[g.edge[p] * f.heads + h]);
     const Reg here = V::set1(T(p - begin));
+    Reg edge_specials = V::zero();
     for (int k = 0; k < NB; ++k) {
       if (!Full && k >= nv) break;
       Reg v = load(xp, k);
@@ -135,9 +155,18 @@ void aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
         }
         v = V::mul(w, v);
       }
+      if constexpr (watch) {
+        acc[k] = R == Reduce::max ? V::max(v, acc[k]) : V::min(v, acc[k]);
+        edge_specials = V::add(edge_specials, v);
+        continue;
+      }
       if constexpr (Arg) pos[k] = take_position<V, R>(acc[k], v, here, pos[k]);
       acc[k] = combine<V, R>(acc[k], v);
     }
+    if constexpr (watch) specials = V::add(specials, V::sub(edge_specials, edge_specials));
+  }
+  if constexpr (watch) {
+    if (std::isnan(V::hsum(specials))) return false;
   }
   T* outp = out + r * F + o;
   const Reg count = V::set1(T(end - begin));
@@ -154,6 +183,7 @@ void aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
       for (int l = 0; l < lanes(k); ++l) argp[l] = end == begin ? -1 : g.edge[begin + int64_t(at[l])];
     }
   }
+  return true;
 }
 
 // Max or min of a row whose positions a lane cannot hold exactly (more than 2^24 edges
@@ -189,16 +219,19 @@ void aggregate_row(const Csr& g, const FeatureShape& f, int64_t r, const typenam
     if (g.rowptr[r + 1] - g.rowptr[r] > exact_positions)
       return extreme_row_scalar<T, R, Weighted>(g, f, r, x, weight, out, arg);
   }
+  auto run = [&](auto full, int64_t h, int64_t o, int nv, int last) {
+    constexpr bool Full = decltype(full)::value;
+    if (!aggregate_block<V, R, Weighted, Arg, Full, false>(g, f, r, h, o, nv, last, x, weight, out, arg))
+      aggregate_block<V, R, Weighted, Arg, Full, true>(g, f, r, h, o, nv, last, x, weight, out, arg);
+  };
   for (int64_t h = 0; h < f.heads; ++h) {
     const int64_t head = h * f.per_head;
     int64_t c = 0;
-    for (; c + block <= f.per_head; c += block)
-      aggregate_block<V, R, Weighted, Arg, true>(g, f, r, h, head + c, kBlockVectors<V>, V::width, x, weight, out, arg);
+    for (; c + block <= f.per_head; c += block) run(std::true_type{}, h, head + c, kBlockVectors<V>, V::width);
     if (c < f.per_head) {
       const int64_t rest = f.per_head - c;
       const int nv = int(ceil_div(rest, V::width));
-      aggregate_block<V, R, Weighted, Arg, false>(g, f, r, h, head + c, nv, int(rest - (nv - 1) * V::width), x,
-                                                  weight, out, arg);
+      run(std::false_type{}, h, head + c, nv, int(rest - (nv - 1) * V::width));
     }
   }
 }
@@ -301,7 +334,7 @@ bool graph_sddmm(const Csr& g, const FeatureShape& f, const typename V::value_ty
     const T* bi = b + i * F;
     const int64_t end = g.rowptr[i + 1];
     for (int64_t p = g.rowptr[i]; p < end; ++p) {
-      if (p + kGatherAhead < end) prefetch_lines<3>(a + g.col[p + kGatherAhead] * F, F * int64_t(sizeof(T)));
+      prefetch_gather<V>(g, p, a, F, 0, int(ceil_div(F, V::width)));
       const T* aj = a + g.col[p] * F;
       for (int64_t h = 0; h < f.heads; ++h) {
         out[g.edge[p] * f.heads + h] = dot<V>(aj + h * L, bi + h * L, L);
