@@ -30,6 +30,7 @@ py::tuple dlpack_describe(const py::capsule& capsule) {
   if (t.dtype.lanes == 1 && t.dtype.code == kDLFloat && t.dtype.bits == 32) dtype = "float32";
   if (t.dtype.lanes == 1 && t.dtype.code == kDLFloat && t.dtype.bits == 16) dtype = "float16";
   if (t.dtype.lanes == 1 && t.dtype.code == kDLBfloat && t.dtype.bits == 16) dtype = "bfloat16";
+  if (t.dtype.lanes == 1 && t.dtype.code == kDLInt && t.dtype.bits == 64) dtype = "int64";
   std::vector<int64_t> shape(t.shape, t.shape + t.ndim);
   py::object strides = py::none();
   if (t.strides) strides = py::cast(std::vector<int64_t>(t.strides, t.strides + t.ndim));
@@ -43,13 +44,17 @@ void check_cuda(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("opzoo CUDA: ") + what + ": " + cudaGetErrorString(e));
 }
 
-ArrayArg device_array(const py::handle& desc, const char* name) {
+namespace {
+
+ArrayArg described_array(const py::handle& desc, const char* name, bool index) {
   if (!py::isinstance<py::tuple>(desc) || py::len(desc) != 5)
     throw py::value_error(std::string(name) + ": expected a (ptr, shape, strides, dtype, device) descriptor");
   const auto t = desc.cast<py::tuple>();
   ArrayArg a;
   a.name = name;
-  a.dtype = parse_dtype(t[3].cast<std::string>(), name);
+  const std::string dtype = t[3].cast<std::string>();
+  if (index && dtype != "int64") throw py::type_error(std::string(name) + ": expected dtype int64, got " + dtype);
+  a.dtype = index ? DType::int64 : parse_dtype(dtype, name);
   a.data = reinterpret_cast<void*>(t[0].cast<uintptr_t>());
   a.shape = t[1].cast<std::vector<int64_t>>();
   a.device = t[4].cast<int>();
@@ -68,6 +73,17 @@ ArrayArg device_array(const py::handle& desc, const char* name) {
   }
   if (a.size() > 0 && !a.data) throw py::value_error(std::string(name) + ": null data pointer");
   return a;
+}
+
+}  // namespace
+
+ArrayArg device_array(const py::handle& desc, const char* name) { return described_array(desc, name, false); }
+
+ArrayArg device_index_array(const py::handle& desc, const char* name) { return described_array(desc, name, true); }
+
+std::optional<ArrayArg> optional_device_index_array(const py::handle& desc, const char* name) {
+  if (desc.is_none()) return std::nullopt;
+  return device_index_array(desc, name);
 }
 
 std::optional<ArrayArg> optional_device_array(const py::handle& desc, const char* name) {

@@ -19,6 +19,10 @@ namespace opzoo::bindings {
 ArrayArg device_array(const py::handle& desc, const char* name);
 // None, or as device_array.
 std::optional<ArrayArg> optional_device_array(const py::handle& desc, const char* name);
+// The descriptor `desc`, which must name a C-contiguous int64 array (indices); None allowed
+// by the optional_ form.
+ArrayArg device_index_array(const py::handle& desc, const char* name);
+std::optional<ArrayArg> optional_device_index_array(const py::handle& desc, const char* name);
 
 void check_cuda(cudaError_t e, const char* what);
 

@@ -45,7 +45,7 @@ def test_sddmm_and_softmax_gradcheck_float64():
 
 def test_eager_path_and_custom_op_agree_bit_for_bit():
     g = opzoo.Graph(_graph())
-    csr = _csr_tensors(g)
+    csr = _csr_tensors(g, torch.device('cpu'))
     x = torch.randn(12, 7, requires_grad=True)
     w = torch.randn(50, requires_grad=True)
     for reduce in ("sum", "mean", "max"):
@@ -59,7 +59,7 @@ def test_eager_path_and_custom_op_agree_bit_for_bit():
 
 def test_opcheck():
     g = opzoo.Graph(_graph())
-    csr = _csr_tensors(g)
+    csr = _csr_tensors(g, torch.device('cpu'))
     x, w = torch.randn(12, 2, 3, requires_grad=True), torch.randn(50, 2, requires_grad=True)
     for reduce in ("sum", "max"):
         torch.library.opcheck(torch.ops.opzoo.graph_aggregate.default, (*csr, x, w, reduce))
@@ -71,7 +71,7 @@ def test_opcheck():
 def test_torch_compile_fullgraph():
     torch._dynamo.reset()
     g = opzoo.Graph(_graph())
-    csr = _csr_tensors(g)
+    csr = _csr_tensors(g, torch.device('cpu'))
     x, w = torch.randn(12, 5, requires_grad=True), torch.randn(50, requires_grad=True)
 
     def step(x, w):

@@ -69,15 +69,17 @@ py::tuple csr(const py::array& edge_index_in, int64_t nodes, bool by_source) {
 }
 
 void aggregate(const py::array& rowptr_in, const py::array& col_in, const py::array& edge_in, const py::array& x_in,
-               const std::optional<py::array>& weight_in, const py::array& out_in,
-               const std::optional<py::array>& arg_in, const std::string& reduce_name) {
+               const std::optional<py::array>& weight_in, const std::optional<py::array>& col_rowptr_in,
+               const py::array& out_in, const std::optional<py::array>& arg_in, const std::string& reduce_name) {
   const Csr g = make_csr(host_index_array(rowptr_in, "rowptr"), host_index_array(col_in, "col"),
                          host_index_array(edge_in, "edge"));
   const ArrayArg x = host_array(x_in, "x"), out = host_array(out_in, "out", true);
   const std::optional<ArrayArg> weight = host_array(weight_in, "edge_weight"),
+                                col_rowptr = host_index_array(col_rowptr_in, "col_rowptr"),
                                 arg = host_index_array(arg_in, "arg", true);
   const Reduce reduce = parse_reduce(reduce_name);
   const FeatureShape f = check_node_features(g, x, weight ? &*weight : nullptr);
+  if (col_rowptr) check_col_rowptr(g, *col_rowptr, reduce);
   check_like(out, x, x.shape);
   if (arg) {
     if (reduce != Reduce::max && reduce != Reduce::min)
@@ -90,7 +92,8 @@ void aggregate(const py::array& rowptr_in, const py::array& col_in, const py::ar
   with_host_type(x.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release release;
-    ok = kernels<T>().aggregate(g, f, reduce, x.as<const T>(), data_or_null<T>(weight), out.as<T>(),
+    ok = kernels<T>().aggregate(g, f, reduce, x.as<const T>(), data_or_null<T>(weight),
+                                col_rowptr ? col_rowptr->as<const int64_t>() : nullptr, out.as<T>(),
                                 arg ? arg->as<int64_t>() : nullptr);
   });
   check_ok(ok);
@@ -214,8 +217,10 @@ OPZOO_BINDINGS(graph) {
         "index in edge_index; ValueError naming the first index out of range.");
   m.def("graph_aggregate", &b::aggregate, py::arg("rowptr").noconvert(), py::arg("col").noconvert(),
         py::arg("edge").noconvert(), py::arg("x").noconvert(), py::arg("edge_weight").noconvert().none(true),
-        py::arg("out").noconvert(), py::arg("arg").noconvert().none(true), py::arg("reduce"),
-        "out[r] = reduce over CSR row r of edge_weight * x[col]; for max and min, arg the extreme's edge.");
+        py::arg("col_rowptr").noconvert().none(true), py::arg("out").noconvert(),
+        py::arg("arg").noconvert().none(true), py::arg("reduce"),
+        "out[r] = reduce over CSR row r of edge_weight * x[col] (each term divided by col's count in col_rowptr "
+        "when given); for max and min, arg the extreme's edge.");
   m.def("graph_extreme_backward", &b::extreme_backward, py::arg("rowptr").noconvert(), py::arg("col").noconvert(),
         py::arg("edge").noconvert(), py::arg("grad_out").noconvert(), py::arg("edge_weight").noconvert().none(true),
         py::arg("arg").noconvert(), py::arg("grad_x").noconvert(),

@@ -81,6 +81,12 @@ void check_like(const ArrayArg& a, const ArrayArg& first, const std::vector<int6
   check_shape(a, shape);
 }
 
+void check_col_rowptr(const Csr& g, const ArrayArg& col_rowptr, Reduce reduce) {
+  if (reduce != Reduce::sum) throw py::value_error("col_rowptr: for reduce 'sum' only");
+  check_index_dtype(col_rowptr);
+  check_shape(col_rowptr, {g.cols + 1});
+}
+
 void check_index_shape(const ArrayArg& a, const std::vector<int64_t>& shape) {
   check_index_dtype(a);
   check_shape(a, shape);

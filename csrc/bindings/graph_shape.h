@@ -28,6 +28,9 @@ int64_t check_edge_values(const Csr& g, const ArrayArg& scores);
 
 // `a` of `first`'s dtype and device, of shape `shape` (ValueError / TypeError otherwise).
 void check_like(const ArrayArg& a, const ArrayArg& first, const std::vector<int64_t>& shape);
+// col_rowptr, the gathered nodes' CSR rowptr whose counts divide each term (mean's
+// transpose): int64 (g.cols + 1,), for reduce sum only.
+void check_col_rowptr(const Csr& g, const ArrayArg& col_rowptr, Reduce reduce);
 // An int64 array of `shape` (the max/min arg-extremes, x's shape).
 void check_index_shape(const ArrayArg& a, const std::vector<int64_t>& shape);
 

@@ -121,7 +121,7 @@ typename V::reg take_position(typename V::reg acc, typename V::reg v, typename V
 template <class V, Reduce R, bool Weighted, bool Arg, bool Full, bool Exact>
 bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, int64_t o, int nv, int last,
                      const typename V::value_type* x, const typename V::value_type* weight,
-                     typename V::value_type* out, int64_t* arg) {
+                     const int64_t* col_rowptr, typename V::value_type* out, int64_t* arg) {
   using T = typename V::value_type;
   using Reg = typename V::reg;
   constexpr int NB = kBlockVectors<V>;
@@ -142,7 +142,11 @@ bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
     prefetch_gather<V>(g, p, x, F, o, nv);
     const T* xp = x + g.col[p] * F + o;
     Reg w{};
-    if constexpr (Weighted) w = V::set1(weight[g.edge[p] * f.heads + h]);
+    if constexpr (Weighted) {
+      T wp = weight ? weight[g.edge[p] * f.heads + h] : T(1);
+      if (col_rowptr) wp = wp / T(col_rowptr[g.col[p] + 1] - col_rowptr[g.col[p]]);
+      w = V::set1(wp);
+    }
     const Reg here = V::set1(T(p - begin));
     Reg edge_specials = V::zero();
     for (int k = 0; k < NB; ++k) {
@@ -211,7 +215,8 @@ void extreme_row_scalar(const Csr& g, const FeatureShape& f, int64_t r, const T*
 
 template <class V, Reduce R, bool Weighted, bool Arg>
 void aggregate_row(const Csr& g, const FeatureShape& f, int64_t r, const typename V::value_type* x,
-                   const typename V::value_type* weight, typename V::value_type* out, int64_t* arg) {
+                   const typename V::value_type* weight, const int64_t* col_rowptr, typename V::value_type* out,
+                   int64_t* arg) {
   using T = typename V::value_type;
   constexpr int64_t block = int64_t(kBlockVectors<V>) * V::width;
   constexpr int64_t exact_positions = int64_t(1) << std::numeric_limits<T>::digits;
@@ -221,8 +226,8 @@ void aggregate_row(const Csr& g, const FeatureShape& f, int64_t r, const typenam
   }
   auto run = [&](auto full, int64_t h, int64_t o, int nv, int last) {
     constexpr bool Full = decltype(full)::value;
-    if (!aggregate_block<V, R, Weighted, Arg, Full, false>(g, f, r, h, o, nv, last, x, weight, out, arg))
-      aggregate_block<V, R, Weighted, Arg, Full, true>(g, f, r, h, o, nv, last, x, weight, out, arg);
+    if (!aggregate_block<V, R, Weighted, Arg, Full, false>(g, f, r, h, o, nv, last, x, weight, col_rowptr, out, arg))
+      aggregate_block<V, R, Weighted, Arg, Full, true>(g, f, r, h, o, nv, last, x, weight, col_rowptr, out, arg);
   };
   for (int64_t h = 0; h < f.heads; ++h) {
     const int64_t head = h * f.per_head;
@@ -238,16 +243,17 @@ void aggregate_row(const Csr& g, const FeatureShape& f, int64_t r, const typenam
 
 template <class V>
 bool graph_aggregate(const Csr& g, const FeatureShape& f, Reduce reduce, const typename V::value_type* x,
-                     const typename V::value_type* weight, typename V::value_type* out, int64_t* arg) {
+                     const typename V::value_type* weight, const int64_t* col_rowptr, typename V::value_type* out,
+                     int64_t* arg) {
   if (g.rows == 0) return true;
   auto run = [&](auto r, auto weighted, auto with_arg) {
     return for_valid_rows(g, weight != nullptr, [&](int64_t row) {
-      aggregate_row<V, decltype(r)::value, decltype(weighted)::value, decltype(with_arg)::value>(g, f, row, x, weight,
-                                                                                                out, arg);
+      aggregate_row<V, decltype(r)::value, decltype(weighted)::value, decltype(with_arg)::value>(
+          g, f, row, x, weight, col_rowptr, out, arg);
     });
   };
   auto with_weight = [&](auto r, auto with_arg) {
-    return weight ? run(r, std::true_type{}, with_arg) : run(r, std::false_type{}, with_arg);
+    return weight || col_rowptr ? run(r, std::true_type{}, with_arg) : run(r, std::false_type{}, with_arg);
   };
   auto extreme = [&](auto r) {
     return arg ? with_weight(r, std::true_type{}) : with_weight(r, std::false_type{});

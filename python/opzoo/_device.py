@@ -32,7 +32,7 @@ except ImportError:  # built without a CUDA toolkit
 
 #: dtypes the CUDA kernels read and write (they accumulate in float32).
 DEVICE_DTYPES = ("float32", "float16", "bfloat16")
-_ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
+_ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2, "int64": 8}
 
 _DLPACK_CUDA = (2, 3, 13)  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
 
@@ -175,6 +175,15 @@ class DeviceBackend:
             with self._module.cuda.Device(self.device):
                 return self._module.empty(shape, dtype=dtype)
         return self._module.device_array(shape, dtype=dtype)
+
+    def from_host(self, a: np.ndarray) -> Any:
+        """A copy of host array `a` on this device, as the library's array."""
+        if self.library == "torch":
+            return self._module.from_numpy(a).to(f"cuda:{self.device}")
+        if self.library == "cupy":
+            with self._module.cuda.Device(self.device):
+                return self._module.asarray(a)
+        return self._module.to_device(a)
 
     def copy_into(self, out: Any, value: Any) -> None:
         if self.library == "torch":

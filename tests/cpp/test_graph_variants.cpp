@@ -67,8 +67,9 @@ int check(const char* isa, const GraphKernels<float>& k, const GraphKernels<floa
           const float* wp = weighted ? w.data() : nullptr;
           std::vector<float> out(static_cast<size_t>(n)), want(static_cast<size_t>(n));
           std::vector<int64_t> arg(static_cast<size_t>(n)), want_arg(static_cast<size_t>(n));
-          k.aggregate(g.by_target(), f, reduce, x.data(), wp, out.data(), extreme ? arg.data() : nullptr);
-          ref.aggregate(g.by_target(), f, reduce, x.data(), wp, want.data(), extreme ? want_arg.data() : nullptr);
+          k.aggregate(g.by_target(), f, reduce, x.data(), wp, nullptr, out.data(), extreme ? arg.data() : nullptr);
+          ref.aggregate(g.by_target(), f, reduce, x.data(), wp, nullptr, want.data(),
+                        extreme ? want_arg.data() : nullptr);
           failures += compare(isa, "aggregate", out, want, extreme ? 0.0 : 1e-5);
           if (extreme && arg != want_arg) {
             std::printf("%s: aggregate's arg-extremes differ from the portable kernels\n", isa);
@@ -79,6 +80,12 @@ int check(const char* isa, const GraphKernels<float>& k, const GraphKernels<floa
             k.extreme_backward(g.by_source(), f, go.data(), wp, want_arg.data(), gx.data());
             ref.extreme_backward(g.by_source(), f, go.data(), wp, want_arg.data(), want_gx.data());
             failures += compare(isa, "extreme_backward", gx, want_gx, 1e-5);
+          }
+          if (reduce == Reduce::sum) {  // mean's transpose over the CSR by source
+            std::vector<float> gt(static_cast<size_t>(n)), want_gt(static_cast<size_t>(n));
+            k.aggregate(g.by_source(), f, reduce, go.data(), wp, g.rowptr.data(), gt.data(), nullptr);
+            ref.aggregate(g.by_source(), f, reduce, go.data(), wp, g.rowptr.data(), want_gt.data(), nullptr);
+            failures += compare(isa, "aggregate over col counts", gt, want_gt, 1e-5);
           }
           if (weighted) {
             std::vector<float> gw(static_cast<size_t>(g.edges * heads)), want_gw(gw.size());

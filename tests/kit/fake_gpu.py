@@ -69,9 +69,11 @@ class FakeGpuArray:
 
 
 def _empty(shape, dtype):
-    # Filled with NaN, so an element a kernel does not write shows.
+    # Filled with NaN (integers: their least value), so an element a kernel does not write shows.
     if dtype is BFLOAT16:
         return FakeGpuArray(np.full(shape, _BFLOAT16_NAN, np.uint16), dtype=BFLOAT16)
+    if np.dtype(dtype).kind in "iu":
+        return FakeGpuArray(np.full(shape, np.iinfo(dtype).min, dtype))
     return FakeGpuArray(np.full(shape, np.nan, dtype))
 
 
@@ -79,6 +81,7 @@ def fake_cupy():
     """The parts of the cupy module opzoo calls."""
     return SimpleNamespace(
         ascontiguousarray=lambda a: a._like(np.ascontiguousarray(a._a)),
+        asarray=lambda a: FakeGpuArray(np.array(a)),
         empty=_empty,
         cuda=SimpleNamespace(Device=lambda device: contextlib.nullcontext(),
                              get_current_stream=lambda: SimpleNamespace(ptr=12345)),
@@ -107,15 +110,18 @@ def _is_descriptor(value) -> bool:
 
 
 def host_view(descriptor) -> np.ndarray:
-    """The array a descriptor names, as the real module would see it (dense, float32)."""
+    """The array a descriptor names, as the real module would see it (dense, float32, or
+    int64 for indices)."""
     ptr, shape, strides, dtype, device = descriptor
-    assert dtype == "float32" and device == 0
+    assert dtype in ("float32", "int64") and device == 0
+    element = np.float32 if dtype == "float32" else np.int64
     n = int(np.prod(shape))
     if n == 0:
-        return np.empty(shape, np.float32)
+        return np.empty(shape, element)
     dense = [int(np.prod(shape[i + 1:])) for i in range(len(shape))]
     assert strides is None or all(e == 1 or s == d for e, s, d in zip(shape, strides, dense)), strides
-    return np.frombuffer((ctypes.c_float * n).from_address(ptr), np.float32).reshape(shape)
+    c_type = ctypes.c_float if dtype == "float32" else ctypes.c_int64
+    return np.frombuffer((c_type * n).from_address(ptr), element).reshape(shape)
 
 
 class CpuKernelsAsCuda:

@@ -57,11 +57,13 @@ struct CsrBuild {
 template <class T>
 struct GraphKernels {
   // out[r] = reduce over CSR row r of w * x[col[p]], w = weight[edge[p] * heads + h]
-  // (1 when weight is nullptr); 0 for an empty row. For max and min with arg not
-  // nullptr, arg[r * features + f] receives the caller's index of the edge that gave
-  // out[r, f] (the first in the row attaining it, or the first NaN), -1 in an empty row.
-  bool (*aggregate)(const Csr& g, const FeatureShape& f, Reduce reduce, const T* x, const T* weight, T* out,
-                    int64_t* arg);
+  // (1 when weight is nullptr), divided by the gathered node's count of edges in
+  // col_rowptr (a CSR rowptr over g.cols nodes) when that is not nullptr: the transpose
+  // of mean; 0 for an empty row. For max and min with arg not nullptr, arg[r * features
+  // + f] receives the caller's index of the edge that gave out[r, f] (the first in the row
+  // attaining it, or the first NaN), -1 in an empty row.
+  bool (*aggregate)(const Csr& g, const FeatureShape& f, Reduce reduce, const T* x, const T* weight,
+                    const int64_t* col_rowptr, T* out, int64_t* arg);
   // The transposed product of max or min's backward, over the CSR by source:
   // grad_x[j] = sum over j's edges e = j -> i of w * grad_out[i], for the features f
   // whose arg[i * features + f] is e.

@@ -53,6 +53,10 @@ def _edge_index(edge_index) -> np.ndarray:
     return np.ascontiguousarray(ei)
 
 
+def _device_key(be, by_source: bool) -> tuple:
+    return ("_device_csr", be.library, be.device, by_source)
+
+
 class Graph:
     """A graph's edges, validated, with its CSR by target built once.
 
@@ -106,25 +110,19 @@ class Graph:
         self._csr_by_source = None
 
     @classmethod
-    def from_csr(cls, csr: tuple, csr_by_source: tuple) -> Graph:
+    def from_csr(cls, csr: tuple, csr_by_source: tuple, device_backend=None) -> Graph:
         """The Graph of the CSRs of :attr:`csr` and :attr:`csr_by_source` (int64 arrays, as
-        opzoo.torch passes a graph through its custom ops); the kernels check them as they
-        read them, and an inconsistent pair raises ValueError there."""
+        opzoo.torch passes a graph through its custom ops): NumPy arrays, or the arrays
+        of `device_backend`'s device; the kernels check them as they read them, and an
+        inconsistent pair raises ValueError there."""
         self = cls.__new__(cls)
         self.csr, self._csr_by_source = tuple(csr), tuple(csr_by_source)
         self.num_nodes, self.num_edges = len(self.csr[0]) - 1, len(self.csr[1])
         self.edge_index = None
+        if device_backend is not None:
+            for by_source, arrays in ((False, self.csr), (True, self._csr_by_source)):
+                self.__dict__[_device_key(device_backend, by_source)] = arrays
         return self
-
-    @property
-    def target(self) -> np.ndarray:
-        """The target of each edge, in edge order (int64)."""
-        if self.edge_index is not None:
-            return self.edge_index[1]
-        target = np.zeros(self.num_edges, np.int64)
-        _, col, edge = self.csr_by_source
-        target[np.clip(edge, 0, max(self.num_edges - 1, 0))] = col  # kernels refuse an inconsistent CSR later
-        return target
 
     @property
     def csr_by_source(self) -> tuple:
@@ -132,6 +130,17 @@ class Graph:
         if self._csr_by_source is None:
             self._csr_by_source = _cpu.graph_csr(self.edge_index, self.num_nodes, True)
         return self._csr_by_source
+
+    def csr_for(self, be, by_source: bool = False) -> tuple:
+        """The CSR as back end `be`'s kernels read it: the host arrays, or copies on be's
+        device made once per library and device and kept."""
+        host = self.csr_by_source if by_source else self.csr
+        if not isinstance(be, DeviceBackend):
+            return host
+        key = _device_key(be, by_source)
+        if key not in self.__dict__:
+            self.__dict__[key] = tuple(be.from_host(a) for a in host)
+        return self.__dict__[key]
 
     @property
     def in_degree(self) -> np.ndarray:
@@ -210,12 +219,6 @@ def _reduce(reduce) -> str:
     return reduce
 
 
-def _host(be, op: str):
-    if isinstance(be, DeviceBackend):
-        raise NotImplementedError(f"{op}: graph kernels run on the CPU only in this version; got CUDA arrays")
-    return be
-
-
 def _rows(a, name: str) -> int:
     shape = tuple(a.shape)
     if not shape:
@@ -228,9 +231,9 @@ def _same_shape(name: str, a, like_name: str, like) -> None:
         raise ValueError(f"{name}: expected shape {tuple(like.shape)} (the shape of {like_name}), got {tuple(a.shape)}")
 
 
-def _run_aggregate(be, csr: tuple, x, weight, reduce: str, arg=None):
+def _run_aggregate(be, csr: tuple, x, weight, reduce: str, arg=None, col_rowptr=None):
     out = be.empty(tuple(x.shape), like=x)
-    be.run("graph_aggregate", (*csr, x, weight, out, arg), reduce)
+    be.run("graph_aggregate", (*csr, x, weight, col_rowptr, out, arg), reduce)
     return out
 
 
@@ -272,17 +275,9 @@ def aggregate(graph, x, reduce="sum", edge_weight=None):
     """
     reduce = _reduce(reduce)
     be, (x_, w_) = backend_for(("edge_weight",), x=x, edge_weight=edge_weight)
-    _host(be, "aggregate")
     g = as_graph(graph, _rows(x_, "x"), "x")
     xk = be.contiguous(x_, "x")
-    return be.wrap(_run_aggregate(be, g.csr, xk, be.contiguous(w_, "edge_weight"), reduce))
-
-
-def _per_target(g: Graph, values: np.ndarray, like) -> np.ndarray:
-    """values[e] / in_degree(target of e), in like's dtype, shaped like the weights."""
-    degree = np.maximum(g.in_degree, 1).astype(like.dtype)
-    scale = 1 / degree[np.clip(g.target, 0, max(g.num_nodes - 1, 0))]
-    return (values * scale.reshape((-1,) + (1,) * (values.ndim - 1))).astype(like.dtype, copy=False)
+    return be.wrap(_run_aggregate(be, g.csr_for(be), xk, be.contiguous(w_, "edge_weight"), reduce))
 
 
 def aggregate_backward(graph, grad_out, x, reduce="sum", edge_weight=None):
@@ -316,25 +311,22 @@ def aggregate_backward(graph, grad_out, x, reduce="sum", edge_weight=None):
     """
     reduce = _reduce(reduce)
     be, (g_, x_, w_) = backend_for(("edge_weight",), grad_out=grad_out, x=x, edge_weight=edge_weight)
-    _host(be, "aggregate_backward")
     graph = as_graph(graph, _rows(x_, "x"), "x")
     _same_shape("grad_out", g_, "x", x_)
     gk, xk, wk = be.contiguous(g_, "grad_out"), be.contiguous(x_, "x"), be.contiguous(w_, "edge_weight")
     arg = None
     if reduce in ("max", "min"):
-        arg = np.empty(tuple(xk.shape), np.int64)
-        _run_aggregate(be, graph.csr, xk, wk, reduce, arg)
+        arg = be.empty(tuple(xk.shape), like=xk, dtype="int64")
+        _run_aggregate(be, graph.csr_for(be), xk, wk, reduce, arg)
         grad_x = be.empty(tuple(xk.shape), like=xk)
-        be.run("graph_extreme_backward", (*graph.csr_by_source, gk, wk, arg, grad_x))
-    else:
-        scale = wk
-        if reduce == "mean":
-            scale = _per_target(graph, np.ones(graph.num_edges, xk.dtype) if wk is None else wk, xk)
-        grad_x = _run_aggregate(be, graph.csr_by_source, gk, scale, "sum")
+        be.run("graph_extreme_backward", (*graph.csr_for(be, True), gk, wk, arg, grad_x))
+    else:  # the transpose, each term divided by its target's in-degree for mean
+        col_rowptr = graph.csr_for(be)[0] if reduce == "mean" else None
+        grad_x = _run_aggregate(be, graph.csr_for(be, True), gk, wk, "sum", col_rowptr=col_rowptr)
     if wk is None:
         return be.wrap(grad_x), None
     grad_w = be.empty(tuple(wk.shape), like=wk)
-    be.run("graph_weight_backward", (*graph.csr, gk, xk, arg, grad_w), reduce)
+    be.run("graph_weight_backward", (*graph.csr_for(be), gk, xk, arg, grad_w), reduce)
     return be.wrap(grad_x), be.wrap(grad_w)
 
 
@@ -361,14 +353,13 @@ def sddmm(graph, a, b):
     [11.0, 11.0]
     """
     be, (a_, b_) = backend_for(a=a, b=b)
-    _host(be, "sddmm")
     g = as_graph(graph, _rows(a_, "a"), "a")
     _same_shape("b", b_, "a", a_)
     ak, bk = be.contiguous(a_, "a"), be.contiguous(b_, "b")
     if len(ak.shape) < 2:
         raise ValueError(f"a: expected shape (nodes, ..., features), got {tuple(ak.shape)}")
     out = be.empty((g.num_edges, *ak.shape[1:-1]), like=ak)
-    be.run("graph_sddmm", (*g.csr, ak, bk, out))
+    be.run("graph_sddmm", (*g.csr_for(be), ak, bk, out))
     return be.wrap(out)
 
 
@@ -376,7 +367,6 @@ def sddmm_backward(graph, grad_out, a, b):
     """(grad_a, grad_b) of :func:`sddmm`: ``grad_a[j] = sum over j -> i of g[e] b[i]``,
     ``grad_b[i] = sum over j -> i of g[e] a[j]``, as two aggregations (no atomics)."""
     be, (g_, a_, b_) = backend_for(grad_out=grad_out, a=a, b=b)
-    _host(be, "sddmm_backward")
     graph = as_graph(graph, _rows(a_, "a"), "a")
     _same_shape("b", b_, "a", a_)
     if tuple(g_.shape) != (graph.num_edges, *tuple(a_.shape)[1:-1]):
@@ -386,8 +376,8 @@ def sddmm_backward(graph, grad_out, a, b):
         heads = math.prod(ak.shape[1:-1])
         gk, ak, bk = (gk.reshape(graph.num_edges, heads), ak.reshape(ak.shape[0], heads, ak.shape[-1]),
                       bk.reshape(bk.shape[0], heads, bk.shape[-1]))
-    grad_a = _run_aggregate(be, graph.csr_by_source, bk, gk, "sum").reshape(a_.shape)
-    grad_b = _run_aggregate(be, graph.csr, ak, gk, "sum").reshape(b_.shape)
+    grad_a = _run_aggregate(be, graph.csr_for(be, True), bk, gk, "sum").reshape(a_.shape)
+    grad_b = _run_aggregate(be, graph.csr_for(be), ak, gk, "sum").reshape(b_.shape)
     return be.wrap(grad_a), be.wrap(grad_b)
 
 
@@ -415,11 +405,10 @@ def edge_softmax(graph, scores, num_nodes=None):
     [0.25, 0.75, 1.0]
     """
     be, (s_,) = backend_for(scores=scores)
-    _host(be, "edge_softmax")
     g = as_graph(graph, num_nodes)
     sk = be.contiguous(s_, "scores")
     out = be.empty(tuple(sk.shape), like=sk)
-    be.run("graph_edge_softmax", (*g.csr, sk, out))
+    be.run("graph_edge_softmax", (*g.csr_for(be), sk, out))
     return be.wrap(out)
 
 
@@ -428,9 +417,8 @@ def edge_softmax_backward(graph, grad_out, softmax_out, num_nodes=None):
     ``y * (g - sum over the target's edges of g * y)``; graph and num_nodes as
     :func:`edge_softmax` takes them."""
     be, (g_, y_) = backend_for(grad_out=grad_out, softmax_out=softmax_out)
-    _host(be, "edge_softmax_backward")
     g = as_graph(graph, num_nodes)
     gk, yk = be.contiguous(g_, "grad_out"), be.contiguous(y_, "softmax_out")
     grad = be.empty(tuple(gk.shape), like=gk)
-    be.run("graph_edge_softmax_backward", (*g.csr, gk, yk, grad))
+    be.run("graph_edge_softmax_backward", (*g.csr_for(be), gk, yk, grad))
     return be.wrap(grad)

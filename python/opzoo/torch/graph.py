@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._device import DeviceBackend
 from ..ops import graph as functional
 from ._eager import eager, wants_grad
 
@@ -26,21 +27,24 @@ __all__ = ["GATConv", "GCNConv", "SAGEConv", "aggregate", "edge_softmax", "sddmm
 _CSR = "Tensor rowptr, Tensor col, Tensor edge, Tensor rowptr_t, Tensor col_t, Tensor edge_t"
 
 
-def _csr_tensors(graph: functional.Graph) -> Tuple[Tensor, ...]:
-    """The graph's CSRs by target and by source as six int64 tensors, made once per Graph."""
-    tensors = graph.__dict__.get("_torch_csr")
+def _csr_tensors(graph: functional.Graph, device: torch.device) -> Tuple[Tensor, ...]:
+    """The graph's CSRs by target and by source as six int64 tensors on `device`, made once
+    per Graph and device."""
+    key = ("_torch_csr", str(device))
+    tensors = graph.__dict__.get(key)
     if tensors is None:
-        tensors = tuple(torch.from_numpy(a) for a in (*graph.csr, *graph.csr_by_source))
-        graph._torch_csr = tensors
+        tensors = tuple(torch.from_numpy(a).to(device) for a in (*graph.csr, *graph.csr_by_source))
+        graph.__dict__[key] = tensors
     return tensors
 
 
 def _graph_of(csr: Tuple[Tensor, ...]) -> functional.Graph:
-    for t in csr:
-        if t.device.type != "cpu":
-            raise NotImplementedError("graph kernels run on the CPU only in this version; got CUDA tensors")
-    arrays = tuple(t.detach().numpy() for t in csr)
-    return functional.Graph.from_csr(arrays[:3], arrays[3:])
+    device = csr[0].device
+    if device.type == "cpu":
+        arrays = tuple(t.detach().numpy() for t in csr)
+        return functional.Graph.from_csr(arrays[:3], arrays[3:])
+    backend = DeviceBackend("torch", device.index if device.index is not None else torch.cuda.current_device())
+    return functional.Graph.from_csr(csr[:3], csr[3:], backend)
 
 
 def _as_graph(graph, num_nodes: int) -> functional.Graph:
@@ -147,7 +151,7 @@ def aggregate(graph, x: Tensor, reduce: str = "sum", edge_weight: Optional[Tenso
     """
     _check_tensors(x=x, edge_weight=edge_weight)
     functional._reduce(reduce)
-    csr = _csr_tensors(_as_graph(graph, x.shape[0] if x.dim() else 0))
+    csr = _csr_tensors(_as_graph(graph, x.shape[0] if x.dim() else 0), x.device)
     if eager(x, edge_weight):
         if wants_grad(x, edge_weight):
             return _AggregateEager.apply(*csr, x, edge_weight, reduce)
@@ -220,7 +224,7 @@ def sddmm(graph, a: Tensor, b: Tensor) -> Tensor:
     [11.0, 11.0]
     """
     _check_tensors(a=a, b=b)
-    csr = _csr_tensors(_as_graph(graph, a.shape[0] if a.dim() else 0))
+    csr = _csr_tensors(_as_graph(graph, a.shape[0] if a.dim() else 0), a.device)
     if eager(a, b):
         if wants_grad(a, b):
             return _SddmmEager.apply(*csr, a, b)
@@ -285,7 +289,7 @@ def edge_softmax(graph, scores: Tensor, num_nodes: Optional[int] = None) -> Tens
     [0.25, 0.75, 1.0]
     """
     _check_tensors(scores=scores)
-    csr = _csr_tensors(_as_graph(graph, num_nodes))
+    csr = _csr_tensors(_as_graph(graph, num_nodes), scores.device)
     if eager(scores):
         if wants_grad(scores):
             return _SoftmaxEager.apply(*csr, scores)
@@ -298,10 +302,10 @@ def edge_softmax(graph, scores: Tensor, num_nodes: Optional[int] = None) -> Tens
 def _edge_weights(plan: functional.SelfLoops, edge_weight: Tensor, fill: float) -> Tensor:
     """The weights of `plan`'s graph: the kept edges' weights, then each self-loop's (the
     node's own former self-loop weight, or `fill`), differentiable in edge_weight."""
-    kept = torch.from_numpy(plan.kept)
-    source = torch.from_numpy(plan.loop_source)
+    kept = torch.from_numpy(plan.kept).to(edge_weight.device)
+    source = torch.from_numpy(plan.loop_source).to(edge_weight.device)
     loop = torch.where(source >= 0, edge_weight[source.clamp(min=0)],
-                       torch.full(source.shape, fill, dtype=edge_weight.dtype))
+                       torch.full(source.shape, fill, dtype=edge_weight.dtype, device=edge_weight.device))
     return torch.cat([edge_weight[kept], loop])
 
 
@@ -360,10 +364,10 @@ class GCNConv(nn.Module):
         if weight is None:
             weight = x.new_ones(graph.num_edges)
         if self.normalize:
-            target = torch.from_numpy(graph.target)
-            degree = torch.zeros(graph.num_nodes, dtype=weight.dtype).index_add_(0, target, weight)
+            source, target = (torch.from_numpy(r).to(x.device) for r in graph.edge_index.astype("int64", copy=False))
+            degree = torch.zeros(graph.num_nodes, dtype=weight.dtype, device=x.device).index_add_(0, target, weight)
             inv_sqrt = degree.pow(-0.5).masked_fill(degree == 0, 0.0)
-            weight = inv_sqrt[torch.from_numpy(graph.edge_index[0])] * weight * inv_sqrt[target]
+            weight = inv_sqrt[source] * weight * inv_sqrt[target]
         if self.cached:
             self._cache = (graph, weight.detach())
         return graph, weight
@@ -459,7 +463,7 @@ class GATConv(nn.Module):
         H, C = self.heads, self.out_channels
         h = self.lin(x).view(-1, H, C)
         alpha_src, alpha_dst = (h * self.att_src).sum(-1), (h * self.att_dst).sum(-1)
-        source, target = (torch.from_numpy(r) for r in graph.edge_index)
+        source, target = (torch.from_numpy(r).to(x.device) for r in graph.edge_index.astype("int64", copy=False))
         alpha = F.leaky_relu(alpha_src[source] + alpha_dst[target], self.negative_slope)
         alpha = F.dropout(edge_softmax(graph, alpha), p=self.dropout, training=self.training)
         out = aggregate(graph, h, "sum", alpha)
