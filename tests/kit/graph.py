@@ -14,6 +14,7 @@ import opzoo
 from opzoo.reference import graph as ref
 
 from . import BadInput, KitEntry, changed, huge_ints, param
+from .torch_arrays import as_tensor, leaf, torch_op_table, torch_or_skip
 
 
 def _edge_index(rng, nodes):
@@ -308,6 +309,35 @@ def _zero_size_softmax_backward(rng):
               "softmax_out": _softmax_output(a["scores"], p)}, p) for a, p in _zero_size_softmax(rng)]
 
 
+def _softmax_autograd_call(rng):
+    arrays, params = _softmax_call(rng)
+    return {"grad_out": rng.standard_normal(arrays["scores"].shape).astype(np.float32), **arrays}, params
+
+
+def _valid_softmax_autograd(rng):
+    arrays, params = _valid_softmax(rng)
+    return {"grad_out": rng.standard_normal((6, 3)).astype(np.float32), **arrays}, params
+
+
+def _zero_size_softmax_autograd(rng):
+    return [({"grad_out": rng.standard_normal(a["scores"].shape).astype(np.float32), **a}, p)
+            for a, p in _zero_size_softmax(rng)]
+
+
+def _peer_softmax_of_scores():
+    """PyG's softmax autograd as a function of (grad_out, scores)."""
+    torch, pyg = _torch(), _pyg()
+    if pyg is None:
+        return None
+
+    def peer(grad_out, scores, graph=None, num_nodes=None):
+        st = torch.tensor(scores, requires_grad=True)
+        out = pyg.softmax(st, torch.from_numpy(np.asarray(graph, np.int64)[1]), num_nodes=num_nodes)
+        out.backward(torch.from_numpy(grad_out))
+        return st.grad.numpy()
+    return peer
+
+
 def _int_calls():
     """A small graph whose num_nodes, and one of whose indices, come from kit.huge_ints."""
     from hypothesis import strategies as st
@@ -331,6 +361,60 @@ def _int_outcome(call):
     if not 0 <= n <= 2**62 or ei.min() < 0 or ei.max() >= n:
         return "error"
     return "ok" if n <= 4096 else "large"
+
+
+def _autograd(torch, y, grad_out, leaves):
+    """The gradients autograd gives `leaves` (those not None) from y.backward(grad_out)."""
+    g = as_tensor(torch, grad_out)
+    if tuple(g.shape) != tuple(y.shape):  # autograd refuses it (RuntimeError) before any op sees it
+        raise ValueError(f"grad_out: expected shape {tuple(y.shape)}, got {tuple(g.shape)}")
+    y.backward(g)
+    return tuple(t.grad.numpy() for t in leaves if t is not None)
+
+
+def _torch_aggregate(x, edge_weight=None, graph=None, reduce="sum"):
+    torch = torch_or_skip()
+    import opzoo.torch
+
+    return opzoo.torch.aggregate(graph, as_tensor(torch, x), reduce, as_tensor(torch, edge_weight)).detach().numpy()
+
+
+def _torch_aggregate_autograd(grad_out, x, edge_weight=None, graph=None, reduce="sum"):
+    torch = torch_or_skip()
+    import opzoo.torch
+
+    xt, wt = (leaf(as_tensor(torch, a)) for a in (x, edge_weight))
+    return _autograd(torch, opzoo.torch.aggregate(graph, xt, reduce, wt), grad_out, (xt, wt))
+
+
+def _torch_sddmm(a, b, graph=None):
+    torch = torch_or_skip()
+    import opzoo.torch
+
+    return opzoo.torch.sddmm(graph, as_tensor(torch, a), as_tensor(torch, b)).detach().numpy()
+
+
+def _torch_sddmm_autograd(grad_out, a, b, graph=None):
+    torch = torch_or_skip()
+    import opzoo.torch
+
+    at, bt = (leaf(as_tensor(torch, t)) for t in (a, b))
+    return _autograd(torch, opzoo.torch.sddmm(graph, at, bt), grad_out, (at, bt))
+
+
+def _torch_softmax(scores, graph=None, num_nodes=None):
+    torch = torch_or_skip()
+    import opzoo.torch
+
+    return opzoo.torch.edge_softmax(graph, as_tensor(torch, scores), num_nodes).detach().numpy()
+
+
+def _torch_softmax_autograd(grad_out, scores, graph=None, num_nodes=None):
+    torch = torch_or_skip()
+    import opzoo.torch
+
+    st = leaf(as_tensor(torch, scores))
+    return _autograd(torch, opzoo.torch.edge_softmax(graph, st, num_nodes), grad_out, (st,))[0]
 
 
 ENTRIES = [
@@ -362,4 +446,36 @@ ENTRIES = [
              lambda: _peer_softmax(True), "torch_geometric", _valid_softmax_backward, _BAD_SOFTMAX_BACKWARD,
              dtypes=(np.float32, np.float64), zero_size_calls=_zero_size_softmax_backward,
              special_arrays=("grad_out", "softmax_out"), peer_places_specials=lambda call, name: name == "grad_out"),
+    KitEntry("torch.aggregate", _torch_aggregate, _aggregate_call, _ref_aggregate, lambda: _peer_aggregate(False),
+             "torch_geometric", _valid_aggregate, torch_op_table(_BAD_AGGREGATE), dtypes=(np.float32, np.float64),
+             optional=("edge_weight",), zero_size_calls=_zero_size_aggregate, special_arrays=("x", "edge_weight"),
+             array_library="torch"),
+    KitEntry("torch.aggregate autograd", _torch_aggregate_autograd, _aggregate_backward_call, _ref_aggregate_backward,
+             lambda: _peer_aggregate(True), "torch_geometric", _valid_aggregate_backward,
+             torch_op_table(_BAD_AGGREGATE_BACKWARD), dtypes=(np.float32, np.float64), optional=("edge_weight",),
+             zero_size_calls=_zero_size_aggregate_backward, special_arrays=("grad_out", "x", "edge_weight"),
+             peer_places_specials=_peer_extremes_place_specials, array_library="torch",
+             argument_arrays=("x", "edge_weight")),
+    KitEntry("torch.sddmm", _torch_sddmm, _dot_call, lambda a, b, graph=None: ref.sddmm(graph, a, b),
+             lambda: _peer_sddmm(False), "torch", _valid_dot, torch_op_table(_BAD_DOT, refused=(("a", "a list"),)),
+             dtypes=(np.float32, np.float64), zero_size_calls=_zero_size_dot, special_arrays=("a", "b"),
+             array_library="torch"),
+    KitEntry("torch.sddmm autograd", _torch_sddmm_autograd, _dot_backward_call,
+             lambda grad_out, a, b, graph=None: ref.sddmm_backward(graph, len(a), grad_out, a, b),
+             lambda: _peer_sddmm(True), "torch", _valid_dot_backward,
+             torch_op_table(_BAD_DOT_BACKWARD, refused=(("a", "a list"),)), dtypes=(np.float32, np.float64),
+             zero_size_calls=_zero_size_dot_backward, special_arrays=("grad_out", "a", "b"), array_library="torch",
+             argument_arrays=("a", "b")),
+    KitEntry("torch.edge_softmax", _torch_softmax, _softmax_call,
+             lambda scores, graph=None, num_nodes=None: ref.edge_softmax(graph, num_nodes, scores),
+             lambda: _peer_softmax(False), "torch_geometric", _valid_softmax,
+             torch_op_table(_BAD_SOFTMAX, refused=(("scores", "a list"),)), dtypes=(np.float32, np.float64),
+             zero_size_calls=_zero_size_softmax, array_library="torch"),
+    KitEntry("torch.edge_softmax autograd", _torch_softmax_autograd, _softmax_autograd_call,
+             lambda grad_out, scores, graph=None, num_nodes=None: ref.edge_softmax_backward(
+                 graph, num_nodes, grad_out, ref.edge_softmax(graph, num_nodes, scores)),
+             lambda: _peer_softmax_of_scores(), "torch_geometric", _valid_softmax_autograd,
+             torch_op_table(_BAD_SOFTMAX, refused=(("scores", "a list"),)), dtypes=(np.float32, np.float64),
+             zero_size_calls=_zero_size_softmax_autograd, special_arrays=("grad_out", "scores"), array_library="torch",
+             argument_arrays=("scores",)),
 ]

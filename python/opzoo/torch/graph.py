@@ -47,21 +47,26 @@ def _graph_of(csr: Tuple[Tensor, ...]) -> functional.Graph:
     return functional.Graph.from_csr(csr[:3], csr[3:], backend)
 
 
-def _as_graph(graph, num_nodes: int) -> functional.Graph:
-    if isinstance(graph, functional.Graph):
-        return graph
+def _as_graph(graph, rows_of: Optional[Tensor] = None, name: str = "x",
+              num_nodes: Optional[int] = None) -> functional.Graph:
+    """`graph`, or the Graph of an edge_index over `num_nodes` nodes or the rows of
+    `rows_of` (the tensor named `name`, which an index out of range then names)."""
     if isinstance(graph, Tensor):
         graph = graph.detach().cpu()
-    return functional.Graph(graph, num_nodes)
+    if rows_of is None:
+        return functional.as_graph(graph, num_nodes)
+    if rows_of.dim() == 0:
+        raise ValueError(f"{name}: expected an array with a row per node, got shape ()")
+    return functional.as_graph(graph, rows_of.shape[0], name)
 
 
 def _detached(t: Optional[Tensor]) -> Optional[Tensor]:
     return None if t is None else t.detach()
 
 
-def _check_tensors(**tensors) -> None:
+def _check_tensors(optional=(), **tensors) -> None:
     for name, t in tensors.items():
-        if t is not None and not isinstance(t, Tensor):
+        if not isinstance(t, Tensor) and (t is not None or name not in optional):
             raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
 
 
@@ -149,9 +154,9 @@ def aggregate(graph, x: Tensor, reduce: str = "sum", edge_weight: Optional[Tenso
     >>> x.grad.ravel().tolist()
     [0.0, 1.0, 1.0]
     """
-    _check_tensors(x=x, edge_weight=edge_weight)
+    _check_tensors(("edge_weight",), x=x, edge_weight=edge_weight)
     functional._reduce(reduce)
-    csr = _csr_tensors(_as_graph(graph, x.shape[0] if x.dim() else 0), x.device)
+    csr = _csr_tensors(_as_graph(graph, x), x.device)
     if eager(x, edge_weight):
         if wants_grad(x, edge_weight):
             return _AggregateEager.apply(*csr, x, edge_weight, reduce)
@@ -224,7 +229,7 @@ def sddmm(graph, a: Tensor, b: Tensor) -> Tensor:
     [11.0, 11.0]
     """
     _check_tensors(a=a, b=b)
-    csr = _csr_tensors(_as_graph(graph, a.shape[0] if a.dim() else 0), a.device)
+    csr = _csr_tensors(_as_graph(graph, a, "a"), a.device)
     if eager(a, b):
         if wants_grad(a, b):
             return _SddmmEager.apply(*csr, a, b)
@@ -289,7 +294,7 @@ def edge_softmax(graph, scores: Tensor, num_nodes: Optional[int] = None) -> Tens
     [0.25, 0.75, 1.0]
     """
     _check_tensors(scores=scores)
-    csr = _csr_tensors(_as_graph(graph, num_nodes), scores.device)
+    csr = _csr_tensors(_as_graph(graph, num_nodes=num_nodes), scores.device)
     if eager(scores):
         if wants_grad(scores):
             return _SoftmaxEager.apply(*csr, scores)
@@ -351,7 +356,7 @@ class GCNConv(nn.Module):
     def _normalised(self, edge_index, edge_weight, x) -> Tuple[functional.Graph, Tensor]:
         if self.cached and self._cache is not None:
             return self._cache
-        graph = _as_graph(edge_index, x.shape[0])
+        graph = _as_graph(edge_index, x)
         fill = 2.0 if self.improved else 1.0
         if self.add_self_loops:
             plan = functional.remaining_self_loops(graph)
@@ -409,7 +414,7 @@ class SAGEConv(nn.Module):
         self.lin_r = nn.Linear(in_channels[1], out_channels, bias=False) if root_weight else None
 
     def forward(self, x: Tensor, edge_index) -> Tensor:
-        out = self.lin_l(aggregate(_as_graph(edge_index, x.shape[0]), x, self.aggr))
+        out = self.lin_l(aggregate(_as_graph(edge_index, x), x, self.aggr))
         if self.lin_r is not None:
             out = out + self.lin_r(x)
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
@@ -457,7 +462,7 @@ class GATConv(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor, edge_index) -> Tensor:
-        graph = _as_graph(edge_index, x.shape[0])
+        graph = _as_graph(edge_index, x)
         if self.add_self_loops:
             graph = functional.replaced_self_loops(graph)
         H, C = self.heads, self.out_channels
