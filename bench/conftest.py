@@ -40,7 +40,7 @@ def case_tests(family):
                              ids=[f"{c.name}-{r.label}-{i}".replace(" ", "_") for c, r, i in params])
     def test_case(benchmark, case, row, impl):
         if impl not in row.impls:
-            pytest.skip(f"{impl}: peer not installed (pip install '.[peers]')")
+            pytest.skip(f"{impl}: not in row {row.label} (no counterpart of it, or not installed: pip install '.[peers]')")
         check(row, impl)  # never time a wrong answer
         benchmark.group = f"{case.name} {row.label}"
         if impl in case.slow:

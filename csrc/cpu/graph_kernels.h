@@ -17,6 +17,7 @@
 #include "bands.h"
 #include "kernel_common.h"
 #include "opzoo/graph.h"
+#include "spans.h"
 
 namespace opzoo::cpu {
 namespace {
@@ -121,7 +122,7 @@ typename V::reg take_position(typename V::reg acc, typename V::reg v, typename V
 template <class V, Reduce R, bool Weighted, bool Arg, bool Full, bool Exact>
 bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, int64_t o, int nv, int last,
                      const typename V::value_type* x, const typename V::value_type* weight,
-                     const int64_t* col_rowptr, typename V::value_type* out, int64_t* arg) {
+                     const int64_t* col_rowptr, typename V::value_type* out, int64_t* arg, bool stream) {
   using T = typename V::value_type;
   using Reg = typename V::reg;
   constexpr int NB = kBlockVectors<V>;
@@ -178,7 +179,9 @@ bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
     if (!Full && k >= nv) break;
     Reg v = end == begin ? V::zero() : acc[k];
     if constexpr (R == Reduce::mean) v = V::div(v, V::select_lt(V::zero(), count, count, V::set1(T(1))));
-    if (Full) V::store(outp + k * V::width, v);
+    if (Full && stream && reinterpret_cast<uintptr_t>(outp + k * V::width) % (V::width * sizeof(T)) == 0)
+      V::store_streaming(outp + k * V::width, v);
+    else if (Full) V::store(outp + k * V::width, v);
     else V::store_n(outp + k * V::width, v, lanes(k));
     if constexpr (Arg) {
       T at[V::width];
@@ -216,7 +219,7 @@ void extreme_row_scalar(const Csr& g, const FeatureShape& f, int64_t r, const T*
 template <class V, Reduce R, bool Weighted, bool Arg>
 void aggregate_row(const Csr& g, const FeatureShape& f, int64_t r, const typename V::value_type* x,
                    const typename V::value_type* weight, const int64_t* col_rowptr, typename V::value_type* out,
-                   int64_t* arg) {
+                   int64_t* arg, bool stream) {
   using T = typename V::value_type;
   constexpr int64_t block = int64_t(kBlockVectors<V>) * V::width;
   constexpr int64_t exact_positions = int64_t(1) << std::numeric_limits<T>::digits;
@@ -226,8 +229,10 @@ void aggregate_row(const Csr& g, const FeatureShape& f, int64_t r, const typenam
   }
   auto run = [&](auto full, int64_t h, int64_t o, int nv, int last) {
     constexpr bool Full = decltype(full)::value;
-    if (!aggregate_block<V, R, Weighted, Arg, Full, false>(g, f, r, h, o, nv, last, x, weight, col_rowptr, out, arg))
-      aggregate_block<V, R, Weighted, Arg, Full, true>(g, f, r, h, o, nv, last, x, weight, col_rowptr, out, arg);
+    if (!aggregate_block<V, R, Weighted, Arg, Full, false>(g, f, r, h, o, nv, last, x, weight, col_rowptr, out, arg,
+                                                          stream))
+      aggregate_block<V, R, Weighted, Arg, Full, true>(g, f, r, h, o, nv, last, x, weight, col_rowptr, out, arg,
+                                                       stream);
   };
   for (int64_t h = 0; h < f.heads; ++h) {
     const int64_t head = h * f.per_head;
@@ -246,11 +251,17 @@ bool graph_aggregate(const Csr& g, const FeatureShape& f, Reduce reduce, const t
                      const typename V::value_type* weight, const int64_t* col_rowptr, typename V::value_type* out,
                      int64_t* arg) {
   if (g.rows == 0) return true;
+  // Outputs past the caches go around them: written once, and kept there they would evict
+  // the gathered rows of x, read again and again.
+  const bool stream = V::streaming_stores && g.rows * f.features() * int64_t(sizeof(typename V::value_type)) >=
+                                                 kStreamOutputBytes;
   auto run = [&](auto r, auto weighted, auto with_arg) {
-    return for_valid_rows(g, weight != nullptr, [&](int64_t row) {
+    const bool ok = for_valid_rows(g, weight != nullptr, [&](int64_t row) {
       aggregate_row<V, decltype(r)::value, decltype(weighted)::value, decltype(with_arg)::value>(
-          g, f, row, x, weight, col_rowptr, out, arg);
+          g, f, row, x, weight, col_rowptr, out, arg, stream);
     });
+    if (stream) V::streaming_fence();
+    return ok;
   };
   auto with_weight = [&](auto r, auto with_arg) {
     return weight || col_rowptr ? run(r, std::true_type{}, with_arg) : run(r, std::false_type{}, with_arg);

@@ -135,6 +135,57 @@ register_case(BenchCase(
     params=lambda quick: dict(zip(("nodes", "edges", "features"), QUICK_I if quick else CASE_I))))
 
 
+GPU_FLOOR = "floor: torch -x"
+
+
+def case_i_gpu_rows(quick: bool = False) -> list[Row]:
+    """Case I on the GPU, float32 torch tensors: opzoo's CUDA aggregation against
+    torch.sparse.mm on a CUDA CSR (sum only: its reduce= runs on CPU CSR tensors alone,
+    pytorch#105790), torch's index_add_ / scatter_reduce_ over gathered messages and
+    PyG's utils.scatter (atomics) where installed, with torch -x over the features as the
+    floor; checked against NumPy in float64."""
+    import torch
+
+    edge_index, x = case_i_graph(*(QUICK_I if quick else CASE_I))
+    graph = Graph(edge_index)
+    n = len(x)
+    tx = torch.from_numpy(x).cuda()
+    source, target = (torch.from_numpy(np.ascontiguousarray(r)).cuda() for r in edge_index)
+    order = torch.argsort(target, stable=True)
+    rowptr = torch.zeros(n + 1, dtype=torch.int64, device="cuda")
+    rowptr[1:] = torch.cumsum(torch.bincount(target, minlength=n), 0)
+    adjacency = torch.sparse_csr_tensor(rowptr, source[order], torch.ones(len(order), device="cuda"), size=(n, n))
+    index = target.view(-1, 1).expand(-1, x.shape[1])
+
+    def scatter(reduce):
+        return lambda: torch.zeros(x.shape, device="cuda").scatter_reduce_(0, index, tx.index_select(0, source),
+                                                                          reduce=reduce, include_self=False)
+
+    peers = {"sum": {TORCH_SPARSE: lambda: torch.sparse.mm(adjacency, tx),
+                     TORCH_GATHER: lambda: torch.zeros(x.shape, device="cuda").index_add_(0, target,
+                                                                                          tx.index_select(0, source))},
+             "mean": {TORCH_GATHER: scatter("mean")}, "max": {TORCH_GATHER: scatter("amax")}}
+    if importlib.util.find_spec("torch_geometric") is not None:
+        from torch_geometric.utils import scatter as pyg_scatter
+
+        for reduce in peers:
+            peers[reduce][PYG] = lambda r=reduce: pyg_scatter(tx.index_select(0, source), target, 0, dim_size=n,
+                                                               reduce=r)
+    aggregate(graph, tx, "sum")  # the CSR's copy to the device, made once, outside the timing
+    return [Row(reduce, {OPZOO: lambda r=reduce: aggregate(graph, tx, r), GPU_FLOOR: lambda: -tx, **peers[reduce]},
+                error_against(_expected(edge_index, x, reduce)), rtol=0 if reduce == "max" else 1e-5,
+                floors=(GPU_FLOOR,))
+            for reduce in ("sum", "mean", "max")]
+
+
+register_case(BenchCase(
+    "I", "graph aggregation on the GPU, {nodes} nodes, {edges} edges (sources Zipf-like), {features} float32 "
+         "features: sum, mean, max",
+    case_i_gpu_rows, [OPZOO, GPU_FLOOR, TORCH_SPARSE, TORCH_GATHER, PYG],
+    [(OPZOO, GPU_FLOOR), (OPZOO, TORCH_SPARSE), (OPZOO, TORCH_GATHER), (OPZOO, PYG)],
+    params=lambda quick: dict(zip(("nodes", "edges", "features"), QUICK_I if quick else CASE_I)), device="gpu"))
+
+
 def _demo() -> tuple[str, bool]:
     edge_index, x = case_i_graph(500, 4000, 16)
     graph = Graph(edge_index)
