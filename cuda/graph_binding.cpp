@@ -14,13 +14,6 @@
 namespace opzoo::bindings {
 namespace {
 
-void check_ok(bool ok) {
-  if (!ok)
-    throw py::value_error(
-        "graph: the CSR arrays are inconsistent (rowptr not rising from 0 to the edge count, or a node or edge "
-        "index out of range); build them with opzoo.Graph");
-}
-
 Csr device_csr(const py::handle& rowptr, const py::handle& col, const py::handle& edge, int device) {
   const ArrayArg r = device_index_array(rowptr, "rowptr"), c = device_index_array(col, "col"),
                  e = device_index_array(edge, "edge");
@@ -42,20 +35,8 @@ void aggregate(const py::handle& rowptr, const py::handle& col, const py::handle
                                 col_rowptr = optional_device_index_array(col_rowptr_d, "col_rowptr"),
                                 arg = optional_device_index_array(arg_d, "arg");
   const Reduce reduce = parse_reduce(reduce_name);
-  const FeatureShape f = check_node_features(g, x, weight ? &*weight : nullptr);
-  if (col_rowptr) {
-    check_col_rowptr(g, *col_rowptr, reduce);
-    if (col_rowptr->device != x.device) throw py::value_error("col_rowptr: on another device than x");
-  }
-  check_like(out, x, x.shape);
-  if (arg) {
-    if (reduce != Reduce::max && reduce != Reduce::min)
-      throw py::value_error("arg: recorded for reduce 'max' and 'min' only, got '" + reduce_name + "'");
-    check_index_shape(*arg, x.shape);
-    if (arg->device != x.device) throw py::value_error("arg: on another device than x");
-    check_no_overlap(*arg, {&x, weight ? &*weight : nullptr, &out});
-  }
-  check_no_overlap(out, {&x, weight ? &*weight : nullptr});
+  const FeatureShape f = check_graph_aggregate(g, x, weight ? &*weight : nullptr, col_rowptr ? &*col_rowptr : nullptr,
+                                               out, arg ? &*arg : nullptr, reduce);
   bool ok = true;
   {
     py::gil_scoped_release release;
@@ -65,7 +46,7 @@ void aggregate(const py::handle& rowptr, const py::handle& col, const py::handle
                                  arg ? arg->as<int64_t>() : nullptr, as_stream(stream));
     });
   }
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void extreme_backward(const py::handle& rowptr, const py::handle& col, const py::handle& edge,
@@ -75,10 +56,7 @@ void extreme_backward(const py::handle& rowptr, const py::handle& col, const py:
   const ArrayArg arg = device_index_array(arg_d, "arg");
   const Csr t = device_csr(rowptr, col, edge, go.device);
   const std::optional<ArrayArg> weight = optional_device_array(weight_d, "edge_weight");
-  const FeatureShape f = check_node_features(t, go, weight ? &*weight : nullptr);
-  check_index_shape(arg, go.shape);
-  check_like(gx, go, go.shape);
-  check_no_overlap(gx, {&go, weight ? &*weight : nullptr, &arg});
+  const FeatureShape f = check_graph_extreme_backward(t, go, weight ? &*weight : nullptr, arg, gx);
   bool ok = true;
   {
     py::gil_scoped_release release;
@@ -87,7 +65,7 @@ void extreme_backward(const py::handle& rowptr, const py::handle& col, const py:
                                         gx.data, as_stream(stream));
     });
   }
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void weight_backward(const py::handle& rowptr, const py::handle& col, const py::handle& edge,
@@ -98,14 +76,7 @@ void weight_backward(const py::handle& rowptr, const py::handle& col, const py::
   const Csr g = device_csr(rowptr, col, edge, go.device);
   const std::optional<ArrayArg> arg = optional_device_index_array(arg_d, "arg");
   const Reduce reduce = parse_reduce(reduce_name);
-  const FeatureShape f = check_node_features(g, go, &gw);
-  check_like(x, go, go.shape);
-  const bool extreme = reduce == Reduce::max || reduce == Reduce::min;
-  if (extreme != bool(arg))
-    throw py::value_error(std::string("arg: expected ") + (extreme ? "an array for reduce '" : "None for reduce '") +
-                          reduce_name + "'");
-  if (arg) check_index_shape(*arg, go.shape);
-  check_no_overlap(gw, {&go, &x, arg ? &*arg : nullptr});
+  const FeatureShape f = check_graph_weight_backward(g, go, x, arg ? &*arg : nullptr, gw, reduce);
   bool ok = true;
   {
     py::gil_scoped_release release;
@@ -114,40 +85,33 @@ void weight_backward(const py::handle& rowptr, const py::handle& col, const py::
                                        arg ? arg->as<const int64_t>() : nullptr, gw.data, as_stream(stream));
     });
   }
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void sddmm(const py::handle& rowptr, const py::handle& col, const py::handle& edge, const py::handle& a_d,
            const py::handle& b_d, const py::handle& out_d, uintptr_t stream) {
   const ArrayArg a = device_array(a_d, "a"), b = device_array(b_d, "b"), out = device_array(out_d, "out");
   const Csr g = device_csr(rowptr, col, edge, a.device);
-  const FeatureShape f = check_dot_features(g, a);
-  check_like(b, a, a.shape);
-  std::vector<int64_t> shape(a.shape.begin(), a.shape.end() - 1);
-  shape[0] = g.edges;
-  check_like(out, a, shape);
-  check_no_overlap(out, {&a, &b});
+  const FeatureShape f = check_graph_sddmm(g, a, b, out);
   bool ok = true;
   {
     py::gil_scoped_release release;
     on_device(a.device, [&] { ok = cuda::graph_sddmm(g, f, a.dtype, a.data, b.data, out.data, as_stream(stream)); });
   }
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void edge_softmax(const py::handle& rowptr, const py::handle& col, const py::handle& edge, const py::handle& scores_d,
                   const py::handle& out_d, uintptr_t stream) {
   const ArrayArg s = device_array(scores_d, "scores"), out = device_array(out_d, "out");
   const Csr g = device_csr(rowptr, col, edge, s.device);
-  const int64_t heads = check_edge_values(g, s);
-  check_like(out, s, s.shape);
-  check_no_overlap(out, {&s});
+  const int64_t heads = check_graph_softmax(g, s, out);
   bool ok = true;
   {
     py::gil_scoped_release release;
     on_device(s.device, [&] { ok = cuda::graph_edge_softmax(g, heads, s.dtype, s.data, out.data, as_stream(stream)); });
   }
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void edge_softmax_backward(const py::handle& rowptr, const py::handle& col, const py::handle& edge,
@@ -156,10 +120,7 @@ void edge_softmax_backward(const py::handle& rowptr, const py::handle& col, cons
   const ArrayArg go = device_array(grad_out_d, "grad_out"), y = device_array(out_d, "softmax_out");
   const ArrayArg gs = device_array(grad_d, "grad_scores");
   const Csr g = device_csr(rowptr, col, edge, go.device);
-  const int64_t heads = check_edge_values(g, go);
-  check_like(y, go, go.shape);
-  check_like(gs, go, go.shape);
-  check_no_overlap(gs, {&go, &y});
+  const int64_t heads = check_graph_softmax_backward(g, go, y, gs);
   bool ok = true;
   {
     py::gil_scoped_release release;
@@ -167,7 +128,7 @@ void edge_softmax_backward(const py::handle& rowptr, const py::handle& col, cons
       ok = cuda::graph_edge_softmax_backward(g, heads, go.dtype, go.data, y.data, gs.data, as_stream(stream));
     });
   }
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 }  // namespace

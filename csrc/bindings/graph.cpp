@@ -20,13 +20,6 @@ const GraphKernels<T>& kernels() {
   else return graph_kernels_f64();
 }
 
-void check_ok(bool ok) {
-  if (!ok)
-    throw py::value_error(
-        "graph: the CSR arrays are inconsistent (rowptr not rising from 0 to the edge count, or a node or edge "
-        "index out of range); build them with opzoo.Graph");
-}
-
 template <class T>
 const T* data_or_null(const std::optional<ArrayArg>& a) {
   return a ? a->as<const T>() : nullptr;
@@ -78,16 +71,8 @@ void aggregate(const py::array& rowptr_in, const py::array& col_in, const py::ar
                                 col_rowptr = host_index_array(col_rowptr_in, "col_rowptr"),
                                 arg = host_index_array(arg_in, "arg", true);
   const Reduce reduce = parse_reduce(reduce_name);
-  const FeatureShape f = check_node_features(g, x, weight ? &*weight : nullptr);
-  if (col_rowptr) check_col_rowptr(g, *col_rowptr, reduce);
-  check_like(out, x, x.shape);
-  if (arg) {
-    if (reduce != Reduce::max && reduce != Reduce::min)
-      throw py::value_error("arg: recorded for reduce 'max' and 'min' only, got '" + reduce_name + "'");
-    check_index_shape(*arg, x.shape);
-    check_no_overlap(*arg, {&x, weight ? &*weight : nullptr, &out});
-  }
-  check_no_overlap(out, {&x, weight ? &*weight : nullptr});
+  const FeatureShape f = check_graph_aggregate(g, x, weight ? &*weight : nullptr, col_rowptr ? &*col_rowptr : nullptr,
+                                               out, arg ? &*arg : nullptr, reduce);
   bool ok;
   with_host_type(x.dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -96,7 +81,7 @@ void aggregate(const py::array& rowptr_in, const py::array& col_in, const py::ar
                                 col_rowptr ? col_rowptr->as<const int64_t>() : nullptr, out.as<T>(),
                                 arg ? arg->as<int64_t>() : nullptr);
   });
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void extreme_backward(const py::array& rowptr_in, const py::array& col_in, const py::array& edge_in,
@@ -107,10 +92,7 @@ void extreme_backward(const py::array& rowptr_in, const py::array& col_in, const
   const ArrayArg go = host_array(grad_out_in, "grad_out"), gx = host_array(grad_x_in, "grad_x", true);
   const ArrayArg arg = host_index_array(arg_in, "arg");
   const std::optional<ArrayArg> weight = host_array(weight_in, "edge_weight");
-  const FeatureShape f = check_node_features(t, go, weight ? &*weight : nullptr);
-  check_index_shape(arg, go.shape);
-  check_like(gx, go, go.shape);
-  check_no_overlap(gx, {&go, weight ? &*weight : nullptr, &arg});
+  const FeatureShape f = check_graph_extreme_backward(t, go, weight ? &*weight : nullptr, arg, gx);
   bool ok;
   with_host_type(go.dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -118,7 +100,7 @@ void extreme_backward(const py::array& rowptr_in, const py::array& col_in, const
     ok = kernels<T>().extreme_backward(t, f, go.as<const T>(), data_or_null<T>(weight), arg.as<const int64_t>(),
                                        gx.as<T>());
   });
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void weight_backward(const py::array& rowptr_in, const py::array& col_in, const py::array& edge_in,
@@ -130,14 +112,7 @@ void weight_backward(const py::array& rowptr_in, const py::array& col_in, const 
   const ArrayArg gw = host_array(grad_weight_in, "grad_edge_weight", true);
   const std::optional<ArrayArg> arg = host_index_array(arg_in, "arg");
   const Reduce reduce = parse_reduce(reduce_name);
-  const FeatureShape f = check_node_features(g, go, &gw);
-  check_like(x, go, go.shape);
-  const bool extreme = reduce == Reduce::max || reduce == Reduce::min;
-  if (extreme != bool(arg))
-    throw py::value_error(std::string("arg: expected ") + (extreme ? "an array for reduce '" : "None for reduce '") +
-                          reduce_name + "'");
-  if (arg) check_index_shape(*arg, go.shape);
-  check_no_overlap(gw, {&go, &x, arg ? &*arg : nullptr});
+  const FeatureShape f = check_graph_weight_backward(g, go, x, arg ? &*arg : nullptr, gw, reduce);
   bool ok;
   with_host_type(go.dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -145,7 +120,7 @@ void weight_backward(const py::array& rowptr_in, const py::array& col_in, const 
     ok = kernels<T>().weight_backward(g, f, reduce, go.as<const T>(), x.as<const T>(),
                                       arg ? arg->as<const int64_t>() : nullptr, gw.as<T>());
   });
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void sddmm(const py::array& rowptr_in, const py::array& col_in, const py::array& edge_in, const py::array& a_in,
@@ -153,19 +128,14 @@ void sddmm(const py::array& rowptr_in, const py::array& col_in, const py::array&
   const Csr g = make_csr(host_index_array(rowptr_in, "rowptr"), host_index_array(col_in, "col"),
                          host_index_array(edge_in, "edge"));
   const ArrayArg a = host_array(a_in, "a"), b = host_array(b_in, "b"), out = host_array(out_in, "out", true);
-  const FeatureShape f = check_dot_features(g, a);
-  check_like(b, a, a.shape);
-  std::vector<int64_t> shape(a.shape.begin(), a.shape.end() - 1);
-  shape[0] = g.edges;
-  check_like(out, a, shape);
-  check_no_overlap(out, {&a, &b});
+  const FeatureShape f = check_graph_sddmm(g, a, b, out);
   bool ok;
   with_host_type(a.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release release;
     ok = kernels<T>().sddmm(g, f, a.as<const T>(), b.as<const T>(), out.as<T>());
   });
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void edge_softmax(const py::array& rowptr_in, const py::array& col_in, const py::array& edge_in,
@@ -173,16 +143,14 @@ void edge_softmax(const py::array& rowptr_in, const py::array& col_in, const py:
   const Csr g = make_csr(host_index_array(rowptr_in, "rowptr"), host_index_array(col_in, "col"),
                          host_index_array(edge_in, "edge"));
   const ArrayArg s = host_array(scores_in, "scores"), out = host_array(out_in, "out", true);
-  const int64_t heads = check_edge_values(g, s);
-  check_like(out, s, s.shape);
-  check_no_overlap(out, {&s});
+  const int64_t heads = check_graph_softmax(g, s, out);
   bool ok;
   with_host_type(s.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release release;
     ok = kernels<T>().edge_softmax(g, heads, s.as<const T>(), out.as<T>());
   });
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 void edge_softmax_backward(const py::array& rowptr_in, const py::array& col_in, const py::array& edge_in,
@@ -191,17 +159,14 @@ void edge_softmax_backward(const py::array& rowptr_in, const py::array& col_in, 
                          host_index_array(edge_in, "edge"));
   const ArrayArg go = host_array(grad_out_in, "grad_out"), y = host_array(out_in, "softmax_out");
   const ArrayArg gs = host_array(grad_in, "grad_scores", true);
-  const int64_t heads = check_edge_values(g, go);
-  check_like(y, go, go.shape);
-  check_like(gs, go, go.shape);
-  check_no_overlap(gs, {&go, &y});
+  const int64_t heads = check_graph_softmax_backward(g, go, y, gs);
   bool ok;
   with_host_type(go.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release release;
     ok = kernels<T>().edge_softmax_backward(g, heads, go.as<const T>(), y.as<const T>(), gs.as<T>());
   });
-  check_ok(ok);
+  check_csr_read(ok);
 }
 
 }  // namespace

@@ -17,21 +17,22 @@ Reduce parse_reduce(const std::string& reduce);
 // node set), for the kernels to validate as they read it.
 Csr make_csr(const ArrayArg& rowptr, const ArrayArg& col, const ArrayArg& edge);
 
-// x (N, ...) with N = g.rows and at least one axis; weight (optional, x's dtype and device)
-// (E,) or (E, H) with x of shape (N, H, ...): the features split into heads.
-FeatureShape check_node_features(const Csr& g, const ArrayArg& x, const ArrayArg* weight);
-// a (N, ..., F) with at least two axes and N = g.rows: heads the product of the middle
-// axes, per_head F.
-FeatureShape check_dot_features(const Csr& g, const ArrayArg& a);
-// scores (E, ...): the number of values per edge (heads).
-int64_t check_edge_values(const Csr& g, const ArrayArg& scores);
+// The arguments of each kernel (opzoo/graph.h), checked against each other and g: the
+// feature split or the values per edge the kernel takes. Index arrays (col_rowptr, arg)
+// are int64 on the features' device; col_rowptr (g.cols + 1,) for reduce sum only; arg
+// x's shape, for max and min only (and then required by weight_backward).
+FeatureShape check_graph_aggregate(const Csr& g, const ArrayArg& x, const ArrayArg* weight,
+                                   const ArrayArg* col_rowptr, const ArrayArg& out, const ArrayArg* arg, Reduce reduce);
+FeatureShape check_graph_extreme_backward(const Csr& by_source, const ArrayArg& grad_out, const ArrayArg* weight,
+                                          const ArrayArg& arg, const ArrayArg& grad_x);
+FeatureShape check_graph_weight_backward(const Csr& g, const ArrayArg& grad_out, const ArrayArg& x,
+                                         const ArrayArg* arg, const ArrayArg& grad_weight, Reduce reduce);
+FeatureShape check_graph_sddmm(const Csr& g, const ArrayArg& a, const ArrayArg& b, const ArrayArg& out);
+int64_t check_graph_softmax(const Csr& g, const ArrayArg& scores, const ArrayArg& out);
+int64_t check_graph_softmax_backward(const Csr& g, const ArrayArg& grad_out, const ArrayArg& softmax_out,
+                                     const ArrayArg& grad_scores);
 
-// `a` of `first`'s dtype and device, of shape `shape` (ValueError / TypeError otherwise).
-void check_like(const ArrayArg& a, const ArrayArg& first, const std::vector<int64_t>& shape);
-// col_rowptr, the gathered nodes' CSR rowptr whose counts divide each term (mean's
-// transpose): int64 (g.cols + 1,), for reduce sum only.
-void check_col_rowptr(const Csr& g, const ArrayArg& col_rowptr, Reduce reduce);
-// An int64 array of `shape` (the max/min arg-extremes, x's shape).
-void check_index_shape(const ArrayArg& a, const std::vector<int64_t>& shape);
+// ValueError unless the kernels found the CSR consistent (`ok`).
+void check_csr_read(bool ok);
 
 }  // namespace opzoo::bindings
