@@ -16,18 +16,9 @@ namespace {
 constexpr int kWarps = kThreads / 32;
 constexpr unsigned kFull = 0xffffffffu;
 
-struct Rows {
-  int64_t rows, cols, edges;
-  const int64_t* rowptr;
-  const int64_t* col;
-  const int64_t* edge;
-};
-
-Rows rows_of(const Csr& g) { return {g.rows, g.cols, g.edges, g.rowptr, g.col, g.edge}; }
-
 // Whether row r's range and indices are valid (every lane gets the answer); `edges_index`:
 // the kernel indexes edge-aligned arrays with g.edge.
-__device__ bool row_valid(const Rows& g, int64_t r, bool edges_index, int lane) {
+__device__ bool row_valid(const Csr& g, int64_t r, bool edges_index, int lane) {
   const int64_t begin = g.rowptr[r], end = g.rowptr[r + 1];
   bool ok = begin >= 0 && begin <= end && end <= g.edges && (r != 0 || begin == 0) &&
             (r != g.rows - 1 || end == g.edges);
@@ -50,7 +41,7 @@ __device__ float warp_max(float v) {
 
 // Calls row(r, lane) for every valid row r of this warp's share; raises *bad for the others.
 template <class F>
-__device__ void for_rows(const Rows& g, bool edges_index, int* bad, const F& row) {
+__device__ void for_rows(const Csr& g, bool edges_index, int* bad, const F& row) {
   const int lane = threadIdx.x % 32;
   const int64_t warps = int64_t(gridDim.x) * kWarps;
   for (int64_t r = blockIdx.x * int64_t(kWarps) + threadIdx.x / 32; r < g.rows; r += warps) {
@@ -69,7 +60,7 @@ __device__ float weight_of(const T* w, int64_t e, int64_t heads, int64_t h) {
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    aggregate_kernel(Rows g, int64_t heads, int64_t per_head, int reduce, const T* __restrict__ x,
+    aggregate_kernel(Csr g, int64_t heads, int64_t per_head, int reduce, const T* __restrict__ x,
                      const T* __restrict__ w, const int64_t* __restrict__ col_rowptr, T* __restrict__ out,
                      int64_t* __restrict__ arg, int* bad) {
   const int64_t F = heads * per_head;
@@ -106,7 +97,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    extreme_backward_kernel(Rows t, int64_t heads, int64_t per_head, const T* __restrict__ grad_out,
+    extreme_backward_kernel(Csr t, int64_t heads, int64_t per_head, const T* __restrict__ grad_out,
                             const T* __restrict__ w, const int64_t* __restrict__ arg, T* __restrict__ grad_x,
                             int* bad) {
   const int64_t F = heads * per_head;
@@ -126,7 +117,7 @@ __global__ void __launch_bounds__(kThreads)
 // For every edge p of row r and head h: value(p, h) = the warp's sum over head h's
 // features c of term(p, c), written by lane 0 through put(p, h, value).
 template <class Term, class Put>
-__device__ void per_edge_dots(const Rows& g, int64_t r, int lane, int64_t heads, int64_t per_head, const Term& term,
+__device__ void per_edge_dots(const Csr& g, int64_t r, int lane, int64_t heads, int64_t per_head, const Term& term,
                               const Put& put) {
   for (int64_t p = g.rowptr[r]; p < g.rowptr[r + 1]; ++p)
     for (int64_t h = 0; h < heads; ++h) {
@@ -139,7 +130,7 @@ __device__ void per_edge_dots(const Rows& g, int64_t r, int lane, int64_t heads,
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    weight_backward_kernel(Rows g, int64_t heads, int64_t per_head, int reduce, const T* __restrict__ grad_out,
+    weight_backward_kernel(Csr g, int64_t heads, int64_t per_head, int reduce, const T* __restrict__ grad_out,
                            const T* __restrict__ x, const int64_t* __restrict__ arg, T* __restrict__ grad_w, int* bad) {
   const int64_t F = heads * per_head;
   for_rows(g, true, bad, [&](int64_t i, int lane) {
@@ -158,7 +149,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    sddmm_kernel(Rows g, int64_t heads, int64_t per_head, const T* __restrict__ a, const T* __restrict__ b,
+    sddmm_kernel(Csr g, int64_t heads, int64_t per_head, const T* __restrict__ a, const T* __restrict__ b,
                  T* __restrict__ out, int* bad) {
   const int64_t F = heads * per_head;
   for_rows(g, true, bad, [&](int64_t i, int lane) {
@@ -171,7 +162,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    softmax_kernel(Rows g, int64_t heads, const T* __restrict__ scores, T* __restrict__ out, int* bad) {
+    softmax_kernel(Csr g, int64_t heads, const T* __restrict__ scores, T* __restrict__ out, int* bad) {
   for_rows(g, true, bad, [&](int64_t i, int lane) {
     const int64_t begin = g.rowptr[i], end = g.rowptr[i + 1];
     for (int64_t h = 0; h < heads; ++h) {
@@ -190,7 +181,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    softmax_backward_kernel(Rows g, int64_t heads, const T* __restrict__ grad_out, const T* __restrict__ y,
+    softmax_backward_kernel(Csr g, int64_t heads, const T* __restrict__ grad_out, const T* __restrict__ y,
                             T* __restrict__ grad_scores, int* bad) {
   for_rows(g, true, bad, [&](int64_t i, int lane) {
     const int64_t begin = g.rowptr[i], end = g.rowptr[i + 1];
@@ -236,7 +227,7 @@ bool graph_aggregate(const Csr& g, const FeatureShape& f, Reduce reduce, DType d
   bool ok = true;
   with_type(dtype, [&](auto* typed) {
     using T = std::remove_pointer_t<decltype(typed)>;
-    ok = run_rows("graph_aggregate", g, stream, aggregate_kernel<T>, rows_of(g), f.heads, f.per_head, int(reduce),
+    ok = run_rows("graph_aggregate", g, stream, aggregate_kernel<T>, g, f.heads, f.per_head, int(reduce),
                   static_cast<const T*>(x), static_cast<const T*>(weight), col_rowptr, static_cast<T*>(out), arg);
   });
   return ok;
@@ -247,7 +238,7 @@ bool graph_extreme_backward(const Csr& by_source, const FeatureShape& f, DType d
   bool ok = true;
   with_type(dtype, [&](auto* typed) {
     using T = std::remove_pointer_t<decltype(typed)>;
-    ok = run_rows("graph_extreme_backward", by_source, stream, extreme_backward_kernel<T>, rows_of(by_source),
+    ok = run_rows("graph_extreme_backward", by_source, stream, extreme_backward_kernel<T>, by_source,
                   f.heads, f.per_head, static_cast<const T*>(grad_out), static_cast<const T*>(weight), arg,
                   static_cast<T*>(grad_x));
   });
@@ -259,7 +250,7 @@ bool graph_weight_backward(const Csr& g, const FeatureShape& f, Reduce reduce, D
   bool ok = true;
   with_type(dtype, [&](auto* typed) {
     using T = std::remove_pointer_t<decltype(typed)>;
-    ok = run_rows("graph_weight_backward", g, stream, weight_backward_kernel<T>, rows_of(g), f.heads, f.per_head,
+    ok = run_rows("graph_weight_backward", g, stream, weight_backward_kernel<T>, g, f.heads, f.per_head,
                   int(reduce), static_cast<const T*>(grad_out), static_cast<const T*>(x), arg,
                   static_cast<T*>(grad_weight));
   });
@@ -271,7 +262,7 @@ bool graph_sddmm(const Csr& g, const FeatureShape& f, DType dtype, const void* a
   bool ok = true;
   with_type(dtype, [&](auto* typed) {
     using T = std::remove_pointer_t<decltype(typed)>;
-    ok = run_rows("graph_sddmm", g, stream, sddmm_kernel<T>, rows_of(g), f.heads, f.per_head,
+    ok = run_rows("graph_sddmm", g, stream, sddmm_kernel<T>, g, f.heads, f.per_head,
                   static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out));
   });
   return ok;
@@ -281,7 +272,7 @@ bool graph_edge_softmax(const Csr& g, int64_t heads, DType dtype, const void* sc
   bool ok = true;
   with_type(dtype, [&](auto* typed) {
     using T = std::remove_pointer_t<decltype(typed)>;
-    ok = run_rows("graph_edge_softmax", g, stream, softmax_kernel<T>, rows_of(g), heads,
+    ok = run_rows("graph_edge_softmax", g, stream, softmax_kernel<T>, g, heads,
                   static_cast<const T*>(scores), static_cast<T*>(out));
   });
   return ok;
@@ -292,7 +283,7 @@ bool graph_edge_softmax_backward(const Csr& g, int64_t heads, DType dtype, const
   bool ok = true;
   with_type(dtype, [&](auto* typed) {
     using T = std::remove_pointer_t<decltype(typed)>;
-    ok = run_rows("graph_edge_softmax_backward", g, stream, softmax_backward_kernel<T>, rows_of(g), heads,
+    ok = run_rows("graph_edge_softmax_backward", g, stream, softmax_backward_kernel<T>, g, heads,
                   static_cast<const T*>(grad_out), static_cast<const T*>(out), static_cast<T*>(grad_scores));
   });
   return ok;

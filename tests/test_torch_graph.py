@@ -9,7 +9,9 @@ torch = pytest.importorskip("torch", reason="opzoo.torch needs torch (pip instal
 
 import opzoo  # noqa: E402
 import opzoo.torch as ot  # noqa: E402
-from opzoo.torch.graph import _AggregateEager, _csr_tensors  # noqa: E402
+from opzoo.torch.graph import _aggregate, _csr_tensors  # noqa: E402
+
+_AggregateEager = _aggregate.eager
 
 
 def _graph(nodes=12, edges=50, seed=0):

@@ -130,7 +130,6 @@ bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
   Reg specials = V::zero();
   const int64_t F = f.features(), begin = g.rowptr[r], end = g.rowptr[r + 1];
   auto lanes = [&](int k) { return Full || k < nv - 1 ? V::width : last; };
-  auto load = [&](const T* p, int k) { return Full ? V::load(p + k * V::width) : V::load_n(p + k * V::width, lanes(k)); };
   Reg acc[NB], pos[NB];
   const T start = R == Reduce::max ? -std::numeric_limits<T>::infinity()
                   : R == Reduce::min ? std::numeric_limits<T>::infinity()
@@ -152,7 +151,7 @@ bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
     Reg edge_specials = V::zero();
     for (int k = 0; k < NB; ++k) {
       if (!Full && k >= nv) break;
-      Reg v = load(xp, k);
+      Reg v = load_lanes<V, Full>(xp + k * V::width, lanes(k));
       if constexpr (Weighted) {
         if constexpr (R == Reduce::sum || R == Reduce::mean) {
           acc[k] = V::fma(w, v, acc[k]);
@@ -179,10 +178,10 @@ bool aggregate_block(const Csr& g, const FeatureShape& f, int64_t r, int64_t h, 
     if (!Full && k >= nv) break;
     Reg v = end == begin ? V::zero() : acc[k];
     if constexpr (R == Reduce::mean) v = V::div(v, V::select_lt(V::zero(), count, count, V::set1(T(1))));
-    if (Full && stream && reinterpret_cast<uintptr_t>(outp + k * V::width) % (V::width * sizeof(T)) == 0)
-      V::store_streaming(outp + k * V::width, v);
-    else if (Full) V::store(outp + k * V::width, v);
-    else V::store_n(outp + k * V::width, v, lanes(k));
+    if constexpr (Full)
+      store_vector<V>(outp + k * V::width, v,
+                      stream && reinterpret_cast<uintptr_t>(outp + k * V::width) % (V::width * sizeof(T)) == 0);
+    else store_lanes<V, false>(outp + k * V::width, v, lanes(k));
     if constexpr (Arg) {
       T at[V::width];
       V::store(at, pos[k]);
@@ -253,8 +252,7 @@ bool graph_aggregate(const Csr& g, const FeatureShape& f, Reduce reduce, const t
   if (g.rows == 0) return true;
   // Outputs past the caches go around them: written once, and kept there they would evict
   // the gathered rows of x, read again and again.
-  const bool stream = V::streaming_stores && g.rows * f.features() * int64_t(sizeof(typename V::value_type)) >=
-                                                 kStreamOutputBytes;
+  const bool stream = g.rows * f.features() * int64_t(sizeof(typename V::value_type)) >= kStreamOutputBytes;
   auto run = [&](auto r, auto weighted, auto with_arg) {
     const bool ok = for_valid_rows(g, weight != nullptr, [&](int64_t row) {
       aggregate_row<V, decltype(r)::value, decltype(weighted)::value, decltype(with_arg)::value>(
@@ -276,16 +274,6 @@ bool graph_aggregate(const Csr& g, const FeatureShape& f, Reduce reduce, const t
     case Reduce::min: return extreme(std::integral_constant<Reduce, Reduce::min>{});
   }
   return false;
-}
-
-// sum of a[c] * b[c] over c < n, in vector lanes.
-template <class V>
-typename V::value_type dot(const typename V::value_type* a, const typename V::value_type* b, int64_t n) {
-  typename V::reg acc = V::zero();
-  int64_t c = 0;
-  for (; c + V::width <= n; c += V::width) acc = V::fma(V::load(a + c), V::load(b + c), acc);
-  if (c < n) acc = V::fma(V::load_n(a + c, int(n - c)), V::load_n(b + c, int(n - c)), acc);
-  return V::hsum(acc);
 }
 
 template <class V>
@@ -332,7 +320,7 @@ bool graph_weight_backward(const Csr& g, const FeatureShape& f, Reduce reduce, c
           for (int64_t c = o; c < o + L; ++c)
             if (arg[i * F + c] == e) sum += go[c] * xp[c];
         } else {
-          sum = dot<V>(go + o, xp + o, L);
+          sum = dot_span<V>(go + o, xp + o, L);
           if (reduce == Reduce::mean) sum = sum * scale;
         }
         grad_weight[e * f.heads + h] = sum;
@@ -354,7 +342,7 @@ bool graph_sddmm(const Csr& g, const FeatureShape& f, const typename V::value_ty
       prefetch_gather<V>(g, p, a, F, 0, int(ceil_div(F, V::width)));
       const T* aj = a + g.col[p] * F;
       for (int64_t h = 0; h < f.heads; ++h) {
-        out[g.edge[p] * f.heads + h] = dot<V>(aj + h * L, bi + h * L, L);
+        out[g.edge[p] * f.heads + h] = dot_span<V>(aj + h * L, bi + h * L, L);
       }
     }
   });

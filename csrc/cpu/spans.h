@@ -66,6 +66,17 @@ void activate_span(Activation act, typename V::value_type* p, int64_t count) {
   if (i < count) V::store_n(p + i, activate<V>(act, V::load_n(p + i, int(count - i))), int(count - i));
 }
 
+// sum of a[i] * b[i] over i < n, in vector lanes, added lane by lane at the end.
+template <class V>
+typename V::value_type dot_span(const typename V::value_type* a, const typename V::value_type* b, int64_t n) {
+  typename V::reg acc = V::zero();
+  for (int64_t i = 0; i < n; i += V::width) {
+    const int64_t lanes = n - i < V::width ? n - i : V::width;
+    acc = V::fma(load_inputs<V>(a + i, lanes), load_inputs<V>(b + i, lanes), acc);
+  }
+  return V::hsum(acc);
+}
+
 template <class V, bool Full>
 typename V::reg load_lanes(const typename V::value_type* p, int lanes) {
   if constexpr (Full) return V::load(p);

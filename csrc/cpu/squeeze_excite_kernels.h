@@ -119,12 +119,7 @@ typename V::value_type se_dot(const typename V::value_type* a, const typename V:
     for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i * stride];
     return acc;
   }
-  typename V::reg acc = V::zero();
-  for (int64_t i = 0; i < n; i += V::width) {
-    const int64_t lanes = min64(V::width, n - i);
-    acc = V::fma(load_inputs<V>(a + i, lanes), load_inputs<V>(b + i, lanes), acc);
-  }
-  return V::hsum(acc);
+  return dot_span<V>(a, b, n);
 }
 
 template <class T>

@@ -70,65 +70,103 @@ def _check_tensors(optional=(), **tensors) -> None:
             raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
 
 
-# --- aggregate ---------------------------------------------------------------------------
+class _GraphOp:
+    """One graph op on tensors: the custom op ``opzoo::<name>`` over a graph's six CSR
+    tensors, then `tensors` tensor arguments, then its other parameters; its backward op
+    ``opzoo::<name>_backward``; the autograd formula both paths use; and the eager
+    ``torch.autograd.Function``. `forward(csr, *tensors, *params)` and
+    `gradients(csr, grad_out, *saved, *params)` (a gradient per tensor argument, None
+    where there is none) run the functional API; `saved` is the tensor arguments, or the
+    output where `saves_output`."""
 
-def _aggregate(csr, x, edge_weight, reduce):
-    return functional.aggregate(_graph_of(csr), x.detach(), reduce, _detached(edge_weight))
+    def __init__(self, name: str, schema: tuple, backward_schema: tuple, tensors: int, forward, gradients, fake,
+                 backward_fake, saves_output: bool = False):
+        self.tensors, self.saves_output = tensors, saves_output
+        self.forward, self.gradients = forward, gradients
+        self.op = torch.library.custom_op(f"opzoo::{name}", lambda *a: forward(a[:6], *a[6:]), mutates_args=(),
+                                          schema="({}, {}) -> {}".format(_CSR, *schema))
+        self.backward_op = torch.library.custom_op(f"opzoo::{name}_backward", self._backward_impl, mutates_args=(),
+                                                   schema="({}, {}) -> {}".format(_CSR, *backward_schema))
+        self.op.register_fake(fake)
+        self.backward_op.register_fake(backward_fake)
+        self.op.register_autograd(
+            lambda ctx, g: self._input_gradients(ctx, g, lambda csr, *a: self.backward_op(*csr, *a)),
+            setup_context=self._setup)
+        graph_op = self
+
+        class Eager(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, *inputs):
+                out = graph_op.forward(inputs[:6], *inputs[6:])
+                graph_op._setup(ctx, inputs, out)
+                return out
+
+            @staticmethod
+            def backward(ctx, grad_out):
+                return graph_op._input_gradients(ctx, grad_out, graph_op.gradients)
+
+        self.eager = Eager
+
+    def _backward_impl(self, *args):
+        """The gradients as the backward op returns them: empty tensors for None."""
+        grads = tuple(args[6].new_empty((0,)) if g is None else g for g in _as_tuple(self.gradients(args[:6], *args[6:])))
+        return grads[0] if len(grads) == 1 else grads
+
+    def _setup(self, ctx, inputs, output):
+        tensors = inputs[6:6 + self.tensors]
+        ctx.save_for_backward(*inputs[:6], *((output,) if self.saves_output else tensors))
+        ctx.present = [t is not None for t in tensors]
+        ctx.params = inputs[6 + self.tensors:]
+
+    def _input_gradients(self, ctx, grad_out, gradients):
+        csr, saved = ctx.saved_tensors[:6], ctx.saved_tensors[6:]
+        grads = _as_tuple(gradients(tuple(csr), grad_out, *saved, *ctx.params))
+        return (*(None,) * 6, *(g if present else None for g, present in zip(grads, ctx.present)),
+                *(None,) * len(ctx.params))
+
+    def __call__(self, csr, *args):
+        tensors = args[:self.tensors]
+        if eager(*tensors):
+            if wants_grad(*tensors):
+                return self.eager.apply(*csr, *args)
+            return self.forward(csr, *args)
+        return self.op(*csr, *args)
 
 
-def _aggregate_gradients(csr, grad_out, x, edge_weight, reduce):
-    return functional.aggregate_backward(_graph_of(csr), grad_out.contiguous(), x.detach(), reduce,
-                                         _detached(edge_weight))
+def _as_tuple(grads) -> tuple:
+    return grads if isinstance(grads, tuple) else (grads,)
 
 
-_aggregate_op = torch.library.custom_op(
-    "opzoo::graph_aggregate", lambda *a: _aggregate(a[:6], *a[6:]), mutates_args=(),
-    schema=f"({_CSR}, Tensor x, Tensor? edge_weight, str reduce) -> Tensor")
-_aggregate_backward_op = torch.library.custom_op(
-    "opzoo::graph_aggregate_backward",
-    lambda *a: tuple(a[7].new_empty((0,)) if g is None else g for g in _aggregate_gradients(a[:6], *a[6:])),
-    mutates_args=(), schema=f"({_CSR}, Tensor grad_out, Tensor x, Tensor? edge_weight, str reduce) -> (Tensor, Tensor)")
-
-
-@_aggregate_op.register_fake
 def _aggregate_fake(*args):
-    x = args[6]
     functional._reduce(args[8])
-    return x.new_empty(x.shape)
+    return args[6].new_empty(args[6].shape)
 
 
-@_aggregate_backward_op.register_fake
 def _aggregate_backward_fake(*args):
     x, w = args[7], args[8]
     return x.new_empty(x.shape), (x.new_empty((0,)) if w is None else w.new_empty(w.shape))
 
 
-def _aggregate_setup(ctx, inputs, output):
-    *csr, x, w, reduce = inputs
-    ctx.save_for_backward(*csr, x, w)
-    ctx.reduce = reduce
+_aggregate = _GraphOp(
+    "graph_aggregate", ("Tensor x, Tensor? edge_weight, str reduce", "Tensor"),
+    ("Tensor grad_out, Tensor x, Tensor? edge_weight, str reduce", "(Tensor, Tensor)"), 2,
+    lambda csr, x, w, reduce: functional.aggregate(_graph_of(csr), x.detach(), reduce, _detached(w)),
+    lambda csr, g, x, w, reduce: functional.aggregate_backward(_graph_of(csr), g.contiguous(), x.detach(), reduce,
+                                                              _detached(w)),
+    _aggregate_fake, _aggregate_backward_fake)
 
+_sddmm = _GraphOp(
+    "sddmm", ("Tensor a, Tensor b", "Tensor"), ("Tensor grad_out, Tensor a, Tensor b", "(Tensor, Tensor)"), 2,
+    lambda csr, a, b: functional.sddmm(_graph_of(csr), a.detach(), b.detach()),
+    lambda csr, g, a, b: functional.sddmm_backward(_graph_of(csr), g.contiguous(), a.detach(), b.detach()),
+    lambda *a: a[6].new_empty((a[1].shape[0], *a[6].shape[1:-1])),
+    lambda *a: (a[7].new_empty(a[7].shape), a[8].new_empty(a[8].shape)))
 
-def _aggregate_input_gradients(ctx, grad_out, gradients):
-    *csr, x, w = ctx.saved_tensors
-    grad_x, grad_w = gradients(tuple(csr), grad_out, x, w, ctx.reduce)
-    return (*(None,) * 6, grad_x, grad_w if w is not None else None, None)
-
-
-_aggregate_op.register_autograd(
-    lambda ctx, g: _aggregate_input_gradients(ctx, g, lambda csr, *a: _aggregate_backward_op(*csr, *a)),
-    setup_context=_aggregate_setup)
-
-
-class _AggregateEager(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, *inputs):
-        _aggregate_setup(ctx, inputs, None)
-        return _aggregate(inputs[:6], *inputs[6:])
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return _aggregate_input_gradients(ctx, grad_out, _aggregate_gradients)
+_softmax = _GraphOp(
+    "edge_softmax", ("Tensor scores", "Tensor"), ("Tensor grad_out, Tensor softmax_out", "Tensor"), 1,
+    lambda csr, scores: functional.edge_softmax(_graph_of(csr), scores.detach()),
+    lambda csr, g, y: functional.edge_softmax_backward(_graph_of(csr), g.contiguous(), y.detach()),
+    lambda *a: a[6].new_empty(a[6].shape), lambda *a: a[7].new_empty(a[7].shape), saves_output=True)
 
 
 def aggregate(graph, x: Tensor, reduce: str = "sum", edge_weight: Optional[Tensor] = None) -> Tensor:
@@ -156,66 +194,7 @@ def aggregate(graph, x: Tensor, reduce: str = "sum", edge_weight: Optional[Tenso
     """
     _check_tensors(("edge_weight",), x=x, edge_weight=edge_weight)
     functional._reduce(reduce)
-    csr = _csr_tensors(_as_graph(graph, x), x.device)
-    if eager(x, edge_weight):
-        if wants_grad(x, edge_weight):
-            return _AggregateEager.apply(*csr, x, edge_weight, reduce)
-        return _aggregate(csr, x, edge_weight, reduce)
-    return _aggregate_op(*csr, x, edge_weight, reduce)
-
-
-# --- sddmm -------------------------------------------------------------------------------
-
-def _sddmm(csr, a, b):
-    return functional.sddmm(_graph_of(csr), a.detach(), b.detach())
-
-
-def _sddmm_gradients(csr, grad_out, a, b):
-    return functional.sddmm_backward(_graph_of(csr), grad_out.contiguous(), a.detach(), b.detach())
-
-
-_sddmm_op = torch.library.custom_op("opzoo::sddmm", lambda *a: _sddmm(a[:6], *a[6:]), mutates_args=(),
-                                    schema=f"({_CSR}, Tensor a, Tensor b) -> Tensor")
-_sddmm_backward_op = torch.library.custom_op(
-    "opzoo::sddmm_backward", lambda *a: tuple(_sddmm_gradients(a[:6], *a[6:])), mutates_args=(),
-    schema=f"({_CSR}, Tensor grad_out, Tensor a, Tensor b) -> (Tensor, Tensor)")
-
-
-@_sddmm_op.register_fake
-def _sddmm_fake(*args):
-    a = args[6]
-    return a.new_empty((args[1].shape[0], *a.shape[1:-1]))
-
-
-@_sddmm_backward_op.register_fake
-def _sddmm_backward_fake(*args):
-    a, b = args[7], args[8]
-    return a.new_empty(a.shape), b.new_empty(b.shape)
-
-
-def _sddmm_setup(ctx, inputs, output):
-    ctx.save_for_backward(*inputs)
-
-
-def _sddmm_input_gradients(ctx, grad_out, gradients):
-    *csr, a, b = ctx.saved_tensors
-    return (*(None,) * 6, *gradients(tuple(csr), grad_out, a, b))
-
-
-_sddmm_op.register_autograd(
-    lambda ctx, g: _sddmm_input_gradients(ctx, g, lambda csr, *a: _sddmm_backward_op(*csr, *a)),
-    setup_context=_sddmm_setup)
-
-
-class _SddmmEager(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, *inputs):
-        _sddmm_setup(ctx, inputs, None)
-        return _sddmm(inputs[:6], *inputs[6:])
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return _sddmm_input_gradients(ctx, grad_out, _sddmm_gradients)
+    return _aggregate(_csr_tensors(_as_graph(graph, x), x.device), x, edge_weight, reduce)
 
 
 def sddmm(graph, a: Tensor, b: Tensor) -> Tensor:
@@ -229,57 +208,7 @@ def sddmm(graph, a: Tensor, b: Tensor) -> Tensor:
     [11.0, 11.0]
     """
     _check_tensors(a=a, b=b)
-    csr = _csr_tensors(_as_graph(graph, a, "a"), a.device)
-    if eager(a, b):
-        if wants_grad(a, b):
-            return _SddmmEager.apply(*csr, a, b)
-        return _sddmm(csr, a, b)
-    return _sddmm_op(*csr, a, b)
-
-
-# --- edge softmax ------------------------------------------------------------------------
-
-def _softmax(csr, scores):
-    return functional.edge_softmax(_graph_of(csr), scores.detach())
-
-
-def _softmax_gradient(csr, grad_out, y):
-    return functional.edge_softmax_backward(_graph_of(csr), grad_out.contiguous(), y.detach())
-
-
-_softmax_op = torch.library.custom_op("opzoo::edge_softmax", lambda *a: _softmax(a[:6], a[6]), mutates_args=(),
-                                      schema=f"({_CSR}, Tensor scores) -> Tensor")
-_softmax_backward_op = torch.library.custom_op(
-    "opzoo::edge_softmax_backward", lambda *a: _softmax_gradient(a[:6], *a[6:]), mutates_args=(),
-    schema=f"({_CSR}, Tensor grad_out, Tensor softmax_out) -> Tensor")
-_softmax_op.register_fake(lambda *a: a[6].new_empty(a[6].shape))
-_softmax_backward_op.register_fake(lambda *a: a[7].new_empty(a[7].shape))
-
-
-def _softmax_setup(ctx, inputs, output):
-    ctx.save_for_backward(*inputs[:6], output)
-
-
-def _softmax_input_gradients(ctx, grad_out, gradient):
-    *csr, y = ctx.saved_tensors
-    return (*(None,) * 6, gradient(tuple(csr), grad_out, y))
-
-
-_softmax_op.register_autograd(
-    lambda ctx, g: _softmax_input_gradients(ctx, g, lambda csr, *a: _softmax_backward_op(*csr, *a)),
-    setup_context=_softmax_setup)
-
-
-class _SoftmaxEager(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, *inputs):
-        y = _softmax(inputs[:6], inputs[6])
-        _softmax_setup(ctx, inputs, y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return _softmax_input_gradients(ctx, grad_out, _softmax_gradient)
+    return _sddmm(_csr_tensors(_as_graph(graph, a, "a"), a.device), a, b)
 
 
 def edge_softmax(graph, scores: Tensor, num_nodes: Optional[int] = None) -> Tensor:
@@ -294,12 +223,7 @@ def edge_softmax(graph, scores: Tensor, num_nodes: Optional[int] = None) -> Tens
     [0.25, 0.75, 1.0]
     """
     _check_tensors(scores=scores)
-    csr = _csr_tensors(_as_graph(graph, num_nodes=num_nodes), scores.device)
-    if eager(scores):
-        if wants_grad(scores):
-            return _SoftmaxEager.apply(*csr, scores)
-        return _softmax(csr, scores)
-    return _softmax_op(*csr, scores)
+    return _softmax(_csr_tensors(_as_graph(graph, num_nodes=num_nodes), scores.device), scores)
 
 
 # --- PyG's layers ------------------------------------------------------------------------
